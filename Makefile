@@ -1,0 +1,71 @@
+# Företagslotsen. `make run` sets everything up and starts the services; `make test` tests it all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SPACY_STAMP := models/spacy-sv/lotsen-build.json
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv spacy migrate seed model setup run test lint check-knowledge clean
+
+help:
+	@echo "make run    set up (venv, spaCy pipeline, database, demo data, model) and start all services"
+	@echo "make test   run lint, type checks and the whole test suite"
+	@echo "make lint   ruff + mypy only"
+
+$(VENV)/.installed: pyproject.toml
+	@PYTHON310=$$(scripts/find-python310) || exit 1; \
+	  [ -x $(PY) ] || $$PYTHON310 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+$(SPACY_STAMP): $(VENV)/.installed bot/spacy_sv.py
+	$(PY) -m bot.cli build-spacy
+
+spacy: $(SPACY_STAMP)
+
+migrate: venv
+	$(PY) -m bot.cli migrate
+
+seed: migrate
+	$(PY) -m bot.cli seed-demo
+
+check-knowledge: venv
+	$(PY) -m bot.cli check-knowledge
+
+# Rasa fingerprints config, domain and data: it retrains only when one of them changed.
+model: spacy
+	$(BIN)/rasa train --out models --quiet
+
+var/rasa-api-token:
+	@mkdir -p var && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(32))" > $@
+
+setup: venv spacy check-knowledge seed model var/rasa-api-token
+
+run: setup
+	@echo ""
+	@echo "  Demo municipal page and officials' app:  http://localhost:8000"
+	@echo "  Rasa server (REST, socket.io):            http://localhost:5005  (REST: /webhooks/rest/webhook)"
+	@echo "  Action server (localhost only):           http://127.0.0.1:5055"
+	@echo "  Ctrl-C stops them all."
+	@echo ""
+	RASA_API_TOKEN=$$(cat var/rasa-api-token) $(BIN)/honcho start -f Procfile
+
+lint: venv
+	$(BIN)/ruff check bot actions tests bench
+	$(BIN)/mypy bot actions
+
+test: venv spacy lint
+	$(BIN)/pytest -ra
+
+clean:
+	rm -rf $(VENV) var/*.db models/*.tar.gz models/spacy-sv results

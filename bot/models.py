@@ -1,0 +1,92 @@
+"""SQLAlchemy models of the case log. The schema changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+Base = declarative_base()
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Convert aware datetimes to UTC; refuse naive ones."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; store timezone-aware UTC times")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        """Attach UTC to naive values read back from SQLite."""
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    """Current time in UTC, timezone-aware."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Case(Base):  # type: ignore[misc,valid-type]
+    """One enquiry from a company, routed to a unit."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
+        Index("ix_cases_unit_status_created", "unit", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(20), nullable=False, unique=True)
+    year = Column(Integer, nullable=False)
+    sequence = Column(Integer, nullable=False)
+    idempotency_key = Column(String(200), nullable=False, unique=True)
+    topic = Column(String(32), nullable=False, index=True)
+    permit_type = Column(String(40), nullable=True)
+    unit = Column(String(40), nullable=False)
+    contact_name = Column(String(200), nullable=False)
+    company_name = Column(String(200), nullable=False)
+    org_number = Column(String(11), nullable=True)
+    contact_email = Column(String(200), nullable=True)
+    contact_phone = Column(String(20), nullable=True)
+    description = Column(Text, nullable=False)
+    conversation_id = Column(String(100), nullable=False, index=True)
+    status = Column(String(20), nullable=False, default="open")
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class CaseEvent(Base):  # type: ignore[misc,valid-type]
+    """Append-only history of a case: created, assigned, answered, noted, closed, reopened."""
+
+    __tablename__ = "case_events"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(
+        Integer, ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    kind = Column(String(32), nullable=False)
+    actor = Column(String(100), nullable=False)
+    note = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)

@@ -1,0 +1,65 @@
+"""The officials' web app and the demo municipal page (Sanic). Built by :func:`create_app`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, html, json
+from sqlalchemy import text
+
+from bot.db import get_engine
+from bot.knowledge import get_knowledge
+from bot.settings import Settings, get_settings
+
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None, name: str = "lotsen_web") -> Sanic:
+    """Create the web app.
+
+    Args:
+        settings: Settings to use; read from the environment when None.
+        name: Sanic app name (unique per process).
+
+    Returns:
+        The configured app; nothing is started.
+    """
+    settings = settings or get_settings()
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = 1_000_000
+    templates = Environment(
+        loader=FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+    )
+    app.static("/static", WEB_DIR / "static", name="static")
+
+    @app.get("/")
+    async def index(request: Request) -> HTTPResponse:
+        knowledge = get_knowledge()
+        centre = knowledge.units[knowledge.contact_centre]
+        rasa_url = os.environ.get("LOTSEN_PUBLIC_RASA_URL", "http://localhost:5005")
+        return html(
+            templates.get_template("index.html").render(
+                centre=centre, demo=knowledge.demo, rasa_url=rasa_url
+            )
+        )
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        checks: dict[str, str] = {}
+        try:
+            with get_engine(settings.database_url).connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"error: {type(error).__name__}"
+        healthy = all(value == "ok" for value in checks.values())
+        return json(
+            {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+        )
+
+    return app
