@@ -148,7 +148,7 @@ class ActionContactCentre(Action):
         """Utter the honest answer with the contact centre's phone and e-mail."""
         knowledge = get_knowledge()
         centre = knowledge.units[knowledge.contact_centre]
-        intent = tracker.get_intent_of_latest_message() or ""
+        intent = tracker.get_intent_of_latest_message(skip_fallback_intent=False) or ""
         response = self._RESPONSE_BY_INTENT.get(intent, "utter_default")
         dispatcher.utter_message(response=response, phone=centre.phone, email=centre.email)
         return [SlotSet("offer_pending", False)]
@@ -296,7 +296,7 @@ class ActionLogContact(Action):
         new = intake.new_case(slots, tracker.sender_id, key, knowledge)
         try:
             case, created = case_repository().create(new)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             logger.warning(
                 "Could not store case (%s); answers kept for retry", type(error).__name__
             )
@@ -331,7 +331,7 @@ class ActionCaseStatus(Action):
         events: list[EventType] = [SlotSet("case_ref", None), SlotSet("status_contact", None)]
         try:
             case = case_repository().get_by_reference(reference)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             logger.warning("Could not read case status (%s)", type(error).__name__)
             dispatcher.utter_message(response="utter_case_status_unavailable")
             return events

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import random
+import time
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -13,11 +15,12 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.models import Case, CaseEvent, utcnow
 from bot.privacy import mask_personnummer
+from bot.worktime import STOCKHOLM
 
 logger = logging.getLogger(__name__)
 
 REFERENCE_PREFIX = "NL"
-_MAX_SEQUENCE_RETRIES = 5
+_MAX_SEQUENCE_RETRIES = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,23 +120,25 @@ class CaseRepository:
             The stored case and whether this call created it.
         """
         created_at = now or utcnow()
+        conflict: IntegrityError | None = None
         for _attempt in range(_MAX_SEQUENCE_RETRIES):
             existing = self.get_by_idempotency_key(new.idempotency_key)
             if existing is not None:
                 return existing, False
             try:
                 return self._insert(new, created_at), True
-            except IntegrityError:
+            except IntegrityError as error:
                 # Either the same key raced us (found on the next loop) or the sequence number
-                # was taken by a concurrent insert (retried with the next number).
+                # was taken by a concurrent insert (retried with the next number, after a
+                # short random pause so racing writers spread out).
+                conflict = error
                 logger.info("Case insert conflicted; retrying")
-        existing = self.get_by_idempotency_key(new.idempotency_key)
-        if existing is None:
-            raise RuntimeError("could not allocate a case reference")
-        return existing, False
+                time.sleep(random.uniform(0, 0.02))  # noqa: S311 - jitter, not security
+        assert conflict is not None
+        raise conflict
 
     def _insert(self, new: NewCase, created_at: dt.datetime) -> CaseRecord:
-        year = created_at.astimezone(dt.timezone.utc).year
+        year = created_at.astimezone(STOCKHOLM).year
         with self._sessions.begin() as session:
             last = session.execute(
                 select(func.max(Case.sequence)).where(Case.year == year)

@@ -38,8 +38,10 @@ _SKIP_WORDS = {
     "hoppa over", "hoppa", "skip", "nej", "inget", "ingen", "har inget", "har inte",
     "vet inte", "saknas", "", "inget an", "har inget an", "nej tack",
 }  # fmt: skip
-_YES = {"ja", "japp", "jo", "ok", "okej", "godkanner", "jag godkanner", "ja tack", "yes", "visst"}
-_NO = {"nej", "no", "nej tack", "godkanner inte", "jag godkanner inte", "nope"}
+_YES = {"ja", "japp", "jo", "ok", "okej", "godkanner", "samtycker", "yes", "visst", "absolut"}
+_NO = {"nej", "no", "nope", "inte", "nae", "na"}
+_CONSENT_HINT = "Svara ja eller nej: godkänner du att vi sparar uppgifterna?"
+_UNSURE = {"kanske", "osaker", "vet", "maybe", "fundera"}
 _CASE_REF = re.compile(r"\bNL-(\d{4})-(\d{4,})\b", re.IGNORECASE)
 
 
@@ -124,12 +126,14 @@ def check_consent(value: Any) -> Checked:
     """Accept yes/no to storing the data (buttons give booleans, typed answers give text)."""
     if isinstance(value, bool):
         return Checked(value)
-    words = fold(str(value or ""))
-    if words in _YES:
-        return Checked(True)
-    if words in _NO:
+    words = set(fold(str(value or "")).split())
+    if words & _UNSURE:
+        return Checked(hint=_CONSENT_HINT)
+    if words & _NO:
         return Checked(False)
-    return Checked(hint="Svara ja eller nej: godkänner du att vi sparar uppgifterna?")
+    if words & _YES:
+        return Checked(True)
+    return Checked(hint=_CONSENT_HINT)
 
 
 def check_case_ref(text: str | None) -> Checked:

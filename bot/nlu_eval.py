@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,10 @@ async def evaluate_model(model_path: Path, test_file: Path) -> NluReport:
     from rasa.core.agent import Agent
     from rasa.model import get_local_model
     from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.utils.log_utils import configure_structlog
 
+    # Rasa's structured debug log would print every message text; keep it to warnings.
+    configure_structlog(logging.WARNING)
     agent = Agent.load(get_local_model(str(model_path)))
     data = load_data(str(test_file))
     predictions = []

@@ -14,13 +14,14 @@ MAX_DESCRIPTION_LENGTH = 2000
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
 _PHONE = re.compile(r"(?:\+46|0046|0)[\s-]?\d{1,3}(?:[\s-]?\d){5,9}")
-_ORG = re.compile(r"(?<!\d)(?:16)?\d{6}[-+]?\d{4}(?!\d)")
+_ORG = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
 _SIZE = re.compile(
     r"(?P<num>\d{1,3}(?:[ \u00a0.]\d{3})+|\d+(?:[.,]\d+)?)\s*"
     r"(?P<unit>hektar|ha\b|kvadratmeter|kvadrat|kvm|m2|m²|sqm|m\b)?",
     re.IGNORECASE,
 )
 _HECTARE_UNITS = {"hektar", "ha"}
+_DROPPED = {"Cc", "Cs", "Co", "Cn"}
 
 
 class OrgNumberIsPersonnummerError(ValueError):
@@ -40,7 +41,9 @@ def clean_text(text: str | None, max_length: int = MAX_FIELD_LENGTH) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    # Control, surrogate, private and unassigned characters go; format characters (ZWJ in
+    # emoji, right-to-left marks) stay.
+    text = "".join(" " if unicodedata.category(ch) in _DROPPED else ch for ch in text)
     return " ".join(text.split())[:max_length]
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
-import holidays
+from holidays.countries.sweden import Sweden
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 WEEKDAYS_SV = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
@@ -18,7 +18,7 @@ MONTHS_SV = (
 
 @functools.lru_cache(maxsize=32)
 def _days_off(year: int) -> frozenset[dt.date]:
-    public = set(holidays.country_holidays("SE", years=year))  # Sundays are weekends anyway
+    public = set(Sweden(years=year, include_sundays=False))
     # Midsummer, Christmas and New Year's Eve are not public holidays in law but count as
     # Sundays (arbetstidslagen, semesterlagen): municipal offices are closed.
     june_19 = dt.date(year, 6, 19)

@@ -1,0 +1,158 @@
+"""Fixtures that train the model once per session and start real Rasa and action servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.db import migrate
+
+REPO = Path(__file__).resolve().parents[2]
+RASA = str(Path(sys.executable).with_name("rasa"))
+BASE_ENV = {
+    **os.environ,
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The project's model, trained with the real config (Rasa skips training when up to date)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [RASA, "train", "--out", "models", "--quiet"],
+        cwd=REPO,
+        env=BASE_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    models = sorted((REPO / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    assert models, "rasa train produced no model"
+    print(f"\nrasa train (or up-to-date check) took {time.monotonic() - started:.1f} s")
+    return models[-1]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Running servers for one test session."""
+
+    rasa_url: str
+    action_url: str
+    database_url: str
+    endpoints: Path
+    tracker_db: Path
+    token: str
+
+
+@pytest.fixture(scope="session")
+def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """Start an action server and a Rasa server on free ports with temporary SQLite files."""
+    workdir = tmp_path_factory.mktemp("services")
+    database_url = f"sqlite:///{workdir / 'cases.db'}"
+    migrate(database_url)
+    action_port, rasa_port = free_port(), free_port()
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+    )
+    env = {**BASE_ENV, "DATABASE_URL": database_url, "SANIC_HOST": "127.0.0.1"}
+    action_log = workdir / "actions.log"
+    rasa_log = workdir / "rasa.log"
+    token = "test-token"
+    with action_log.open("wb") as alog, rasa_log.open("wb") as rlog:
+        actions = subprocess.Popen(
+            [RASA, "run", "actions", "-p", str(action_port), "--actions", "actions"],
+            cwd=REPO,
+            env=env,
+            stdout=alog,
+            stderr=subprocess.STDOUT,
+        )
+        rasa = subprocess.Popen(
+            [
+                RASA,
+                "run",
+                "-m",
+                str(trained_model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(rasa_port),
+                "--enable-api",
+                "--auth-token",
+                token,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=rlog,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log)
+            wait_for(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log)
+            # The model is loaded when /status answers with a fingerprint.
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                status = requests.get(
+                    f"http://127.0.0.1:{rasa_port}/status", params={"token": token}, timeout=5
+                )
+                if status.ok and status.json().get("model_file"):
+                    break
+                time.sleep(0.5)
+            yield Services(
+                rasa_url=f"http://127.0.0.1:{rasa_port}",
+                action_url=f"http://127.0.0.1:{action_port}",
+                database_url=database_url,
+                endpoints=endpoints,
+                tracker_db=workdir / "tracker.db",
+                token=token,
+            )
+        finally:
+            stop(rasa)
+            stop(actions)
