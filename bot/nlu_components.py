@@ -13,7 +13,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.permit_matcher import PermitKeywords
+from bot.permit_matcher import PermitKeywords, canonical
 
 ENTITY = "permit_type"
 
@@ -85,24 +85,35 @@ class PermitTypeMatcher(GraphComponent):
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Add a permit type to permit questions that have none."""
+        """Give permit questions a canonical permit type.
+
+        A ``permit_type`` span whose value is not a canonical permit type (DIET found
+        "tatueringsstudion", which no synonym maps) is matched against the keywords; a permit
+        question without any ``permit_type`` is searched as a whole.
+        """
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
-            entities = list(message.get(ENTITIES) or [])
-            if intent not in self._config["intents"] or any(
-                e.get("entity") == ENTITY for e in entities
-            ):
+            if intent not in self._config["intents"]:
                 continue
-            match = self._keywords.match(str(message.get(TEXT) or ""))
-            if match is not None:
-                entities.append(
-                    {
-                        "entity": ENTITY,
-                        "value": match.value,
-                        "start": match.start,
-                        "end": match.end,
-                        "extractor": type(self).__name__,
-                    }
-                )
-                message.set(ENTITIES, entities, add_to_output=True)
+            text = str(message.get(TEXT) or "")
+            entities = list(message.get(ENTITIES) or [])
+            spans = [e for e in entities if e.get("entity") == ENTITY]
+            for entity in spans:
+                if canonical(str(entity.get("value"))) is None:
+                    found = self._keywords.match(text[entity["start"] : entity["end"]])
+                    if found is not None:
+                        entity["value"] = found.value
+            if not spans:
+                match = self._keywords.match(text)
+                if match is not None:
+                    entities.append(
+                        {
+                            "entity": ENTITY,
+                            "value": match.value,
+                            "start": match.start,
+                            "end": match.end,
+                            "extractor": type(self).__name__,
+                        }
+                    )
+            message.set(ENTITIES, entities, add_to_output=True)
         return messages
