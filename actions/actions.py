@@ -6,7 +6,7 @@ import logging
 from typing import Any, ClassVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +19,8 @@ from bot.validation import parse_plot_size
 from bot.worktime import STOCKHOLM, add_working_days, format_date_sv
 
 logger = logging.getLogger(__name__)
+
+ACTION_LISTEN = "action_listen"
 
 
 def _say(dispatcher: CollectingDispatcher, reply: replies.Reply) -> None:
@@ -151,7 +153,8 @@ class ActionContactCentre(Action):
         intent = tracker.get_intent_of_latest_message(skip_fallback_intent=False) or ""
         response = self._RESPONSE_BY_INTENT.get(intent, "utter_default")
         dispatcher.utter_message(response=response, phone=centre.phone, email=centre.email)
-        return [SlotSet("offer_pending", False)]
+        # Also the policy's core fallback: listen next, or no rule would stop the prediction loop.
+        return [SlotSet("offer_pending", False), FollowupAction(ACTION_LISTEN)]
 
 
 class ActionDeclineOffer(Action):

@@ -70,3 +70,19 @@ def test_transcript_is_written_to_the_sql_tracker_store(services: Services) -> N
     engine.dispose()
     user_events = [json.loads(data)["text"] for kind, data in rows if kind == "user"]
     assert user_events == ["hej"]
+
+
+def test_unexpected_message_gets_one_honest_answer_and_no_loop(services: Services) -> None:
+    sender = f"test-{uuid.uuid4()}"
+    replies = say(services, sender, "070-123 45 67")
+    assert len(replies) == 1
+    assert "kontaktcenter" in texts(replies)
+
+
+def test_skipping_the_org_number_keeps_the_form_going(services: Services) -> None:
+    sender = f"test-{uuid.uuid4()}"
+    say(services, sender, "vi söker en industritomt på 5000 kvm")
+    say(services, sender, "ja")
+    say(services, sender, "Omar Khalil")
+    say(services, sender, "Khalils Lager AB")
+    assert "e-post" in texts(say(services, sender, "hoppa över"))
