@@ -80,7 +80,9 @@ class ActionAnswerIndustrialLand(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """List matching plots and offer a site visit."""
-        size = parse_plot_size(_latest_entity(tracker, "plot_size"))
+        size = parse_plot_size(_latest_entity(tracker, "plot_size")) or parse_plot_size(
+            tracker.latest_message.get("text"), require_unit=True
+        )
         area = _latest_entity(tracker, "area")
         reply, _matched = replies.plots_answer(get_knowledge(), size, area)
         _say(dispatcher, reply)

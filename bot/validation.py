@@ -101,11 +101,13 @@ def parse_org_number(text: str | None) -> str | None:
     return None
 
 
-def parse_plot_size(text: str | None) -> int | None:
+def parse_plot_size(text: str | None, require_unit: bool = False) -> int | None:
     """Read a plot size in square metres from text such as ``2 hektar`` or ``ca 3000 kvm``.
 
     Args:
         text: An entity value or a whole message.
+        require_unit: Only accept numbers followed by a unit (kvm, m², hektar...), for reading
+            a whole message where other numbers (a road, a year) may occur.
 
     Returns:
         The size in m², or None when no number is found.
@@ -113,6 +115,8 @@ def parse_plot_size(text: str | None) -> int | None:
     for match in _SIZE.finditer(text or ""):
         raw = match.group("num")
         unit = (match.group("unit") or "").lower()
+        if require_unit and not unit:
+            continue
         if re.fullmatch(r"\d{1,3}(?:[ \u00a0.]\d{3})+", raw):
             value = float(re.sub(r"[ \u00a0.]", "", raw))
         else:
