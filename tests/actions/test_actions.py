@@ -276,8 +276,19 @@ async def test_industrial_land_without_entities_lists_available_plots(
 ) -> None:
     state = load_state("ask_industrial_land")
     set_entities(state)
+    state["latest_message"]["text"] = "finns det lediga tomter?"
     messages, _events = await run(ActionAnswerIndustrialLand(), state, domain)
     assert "Här är kommunens lediga tomter för verksamheter" in messages[0]["text"]
+
+
+async def test_industrial_land_reads_a_size_with_unit_from_the_text_when_no_entity(
+    domain: dict[str, Any],
+) -> None:
+    state = load_state("ask_industrial_land")
+    set_entities(state)
+    state["latest_message"]["text"] = "tomt nära E4 på ca 5000 kvm"
+    messages, _events = await run(ActionAnswerIndustrialLand(), state, domain)
+    assert "cirka 5 000 m²" in messages[0]["text"]
 
 
 async def test_industrial_land_with_impossible_wishes_still_lists_plots(
