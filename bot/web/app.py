@@ -14,6 +14,7 @@ from sqlalchemy import text
 from bot.db import get_engine
 from bot.knowledge import get_knowledge
 from bot.settings import Settings, get_settings
+from bot.web.conversation import conversation_blueprint
 
 WEB_DIR = Path(__file__).resolve().parent
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, name: str = "lotsen_web") -> Sa
         autoescape=select_autoescape(["html", "xml"]),
     )
     app.static("/static", WEB_DIR / "static", name="static")
+    app.blueprint(conversation_blueprint(settings.tracker_store_url))
 
     @app.get("/")
     async def index(request: Request) -> HTTPResponse:
@@ -46,6 +48,14 @@ def create_app(settings: Settings | None = None, name: str = "lotsen_web") -> Sa
             templates.get_template("index.html").render(
                 centre=centre, demo=knowledge.demo, rasa_url=rasa_url
             )
+        )
+
+    @app.get("/integritet")
+    async def privacy(request: Request) -> HTTPResponse:
+        knowledge = get_knowledge()
+        centre = knowledge.units[knowledge.contact_centre]
+        return html(
+            templates.get_template("privacy.html").render(centre=centre, demo=knowledge.demo)
         )
 
     @app.get("/health")
