@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -56,6 +58,9 @@ class Case(Base):  # type: ignore[misc,valid-type]
     __table_args__ = (
         UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
         Index("ix_cases_unit_status_created", "unit", "status", "created_at"),
+        Index("ix_cases_unit_created_date", "unit", "created_date"),
+        Index("ix_cases_status_first_due", "status", "first_response_due_at"),
+        Index("ix_cases_status_resolution_due", "status", "resolution_due_at"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -75,6 +80,16 @@ class Case(Base):  # type: ignore[misc,valid-type]
     conversation_id = Column(String(100), nullable=False, index=True)
     status = Column(String(20), nullable=False, default="open")
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    # Added by revision 0002 (officials' app, response times).
+    created_date = Column(Date, nullable=True)  # Stockholm date, for weeks and months
+    assigned_to = Column(Integer, ForeignKey("users.id", ondelete="RESTRICT"), nullable=True)
+    first_response_due_at = Column(UTCDateTime(), nullable=True)
+    resolution_due_at = Column(UTCDateTime(), nullable=True)
+    first_response_at = Column(UTCDateTime(), nullable=True)
+    first_response_channel = Column(String(16), nullable=True)
+    first_response_seconds = Column(Integer, nullable=True)  # working time
+    closed_at = Column(UTCDateTime(), nullable=True)
+    resolution_seconds = Column(Integer, nullable=True)  # working time
 
 
 class CaseEvent(Base):  # type: ignore[misc,valid-type]
@@ -90,3 +105,29 @@ class CaseEvent(Base):  # type: ignore[misc,valid-type]
     actor = Column(String(100), nullable=False)
     note = Column(Text, nullable=True)
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class User(Base):  # type: ignore[misc,valid-type]
+    """An account in the officials' app: official, trainer or admin."""
+
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(200), nullable=False, unique=True)
+    name = Column(String(200), nullable=False)
+    role = Column(String(16), nullable=False)
+    unit = Column(String(40), nullable=True)
+    password_hash = Column(String(200), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class LoginThrottle(Base):  # type: ignore[misc,valid-type]
+    """Failed logins per account or per client address, so lockouts survive restarts."""
+
+    __tablename__ = "login_throttle"
+
+    key = Column(String(250), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    first_failure_at = Column(UTCDateTime(), nullable=False)
+    locked_until = Column(UTCDateTime(), nullable=True)

@@ -11,20 +11,29 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, json
 from sqlalchemy import text
 
+from bot.accounts import UserRepository
+from bot.cases import CaseRepository
+from bot.dashboard import FigureRepository
 from bot.db import get_engine
 from bot.knowledge import get_knowledge
 from bot.settings import Settings, get_settings
+from bot.transcripts import TranscriptReader
 from bot.web.conversation import conversation_blueprint
+from bot.web.officials import OfficialsServices, register_officials
+from bot.web.security import SessionSigner, load_secret
 
 WEB_DIR = Path(__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None, name: str = "lotsen_web") -> Sanic:
-    """Create the web app.
+def create_app(
+    settings: Settings | None = None, name: str = "lotsen_web", login_delay: float = 1.0
+) -> Sanic:
+    """Create the web app: the demo municipal page and the officials' app (``/handlaggare``).
 
     Args:
         settings: Settings to use; read from the environment when None.
         name: Sanic app name (unique per process).
+        login_delay: Seconds to wait after a failed login (slows down password guessing).
 
     Returns:
         The configured app; nothing is started.
@@ -72,4 +81,18 @@ def create_app(settings: Settings | None = None, name: str = "lotsen_web") -> Sa
             {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
         )
 
+    engine = get_engine(settings.database_url)
+    register_officials(
+        app,
+        OfficialsServices(
+            cases=CaseRepository(engine),
+            users=UserRepository(engine),
+            figures=FigureRepository(engine),
+            transcripts=TranscriptReader(settings.tracker_store_url),
+            signer=SessionSigner(load_secret(settings.var_dir)),
+            templates=templates,
+            login_delay=login_delay,
+            secure_cookies=os.environ.get("LOTSEN_SECURE_COOKIES", "") == "1",
+        ),
+    )
     return app

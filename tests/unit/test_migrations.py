@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.db import alembic_config, create_db_engine, migrate
 from bot.models import Base
 
-TABLES = {"cases", "case_events"}
+TABLES = {"cases", "case_events", "users", "login_throttle"}
 
 
 def schema_diff(engine: Engine) -> list[object]:

@@ -1,0 +1,333 @@
+"""Response-time figures for the dashboard, computed in SQL.
+
+Counts and shares come from one ``GROUP BY`` query. Median and 90th percentile of the time to
+first response (working seconds, stored when the response is recorded) come from a second query
+with window functions (``ROW_NUMBER``/``COUNT`` over each group), which SQLite (3.25+) and
+PostgreSQL both run; only the two percentile rows per group leave the database. Percentiles use
+the nearest-rank method: the value at rank ``ceil(p * n)`` of the sorted times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Integer, case, func, literal, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String
+
+from bot.cases import CaseScope, overdue_clause
+from bot.models import Case
+from bot.transcripts import TranscriptReader
+from bot.worktime import STOCKHOLM
+
+PERIODS = ("week", "month")
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "unit": ("unit",),
+    "topic": ("topic",),
+    "unit_topic": ("unit", "topic"),
+}
+_IN_CHUNK = 500
+
+
+class period_start(FunctionElement[str]):  # noqa: N801 - SQL function naming
+    """First day of the week (Monday) or month of a date column, as ``YYYY-MM-DD`` text."""
+
+    type = String()
+    inherit_cache = True
+    name = "period_start"
+
+
+@compiles(period_start, "sqlite")
+def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str:
+    column, kind = list(element.clauses)
+    modifier = "'start of month'" if kind.value == "month" else "'weekday 0', '-6 days'"
+    return f"date({compiler.process(column, **kw)}, {modifier})"
+
+
+@compiles(period_start)
+def _period_start_default(element: period_start, compiler: Any, **kw: Any) -> str:
+    column, kind = list(element.clauses)
+    unit = "month" if kind.value == "month" else "week"
+    return f"to_char(date_trunc('{unit}', {compiler.process(column, **kw)}), 'YYYY-MM-DD')"
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureQuery:
+    """What the dashboard shows.
+
+    Attributes:
+        period: ``week`` or ``month``.
+        grouping: A key of :data:`GROUPINGS`.
+        date_from: First day (Stockholm date of creation).
+        date_to: Last day, inclusive.
+    """
+
+    period: str = "month"
+    grouping: str = "unit"
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureRow:
+    """Figures of one group (unit and/or topic) in one period (or all periods).
+
+    Attributes:
+        period: First day of the week or month, ``YYYY-MM-DD``; empty for all periods.
+        unit: Unit id, empty when not grouped by unit.
+        topic: Topic id, empty when not grouped by topic.
+        cases: Number of cases.
+        answered: Cases with a first response.
+        within_promise: Cases answered by the first-response due time.
+        open: Cases not closed.
+        overdue: Open cases past a due time.
+        median_seconds: Median working time to first response.
+        p90_seconds: 90th percentile of the working time to first response.
+    """
+
+    period: str
+    unit: str
+    topic: str
+    cases: int
+    answered: int
+    within_promise: int
+    open: int
+    overdue: int
+    median_seconds: int | None = None
+    p90_seconds: int | None = None
+
+    @property
+    def share_within_promise(self) -> float | None:
+        """Float | None: Share of all cases answered within the promise (None without cases)."""
+        return self.within_promise / self.cases if self.cases else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """Everything on the dashboard.
+
+    Attributes:
+        rows: Per group and period, newest period first.
+        totals: Per group over the whole date range.
+        per_period: All groups together, per period, oldest first (for the charts).
+        overall: All cases in the range.
+        bot_only_conversations: Conversations with a user message and no case (None if the
+            tracker store cannot be read).
+    """
+
+    rows: list[FigureRow]
+    totals: list[FigureRow]
+    per_period: list[FigureRow]
+    overall: FigureRow
+    bot_only_conversations: int | None
+
+
+class FigureRepository:
+    """Computes dashboard figures from the case log."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Create a repository.
+
+        Args:
+            engine: A SQLAlchemy engine on the case log.
+        """
+        self._engine = engine
+
+    def figures(
+        self,
+        query: FigureQuery,
+        scope: CaseScope,
+        now: dt.datetime,
+        transcripts: TranscriptReader | None = None,
+    ) -> Figures:
+        """Compute every figure of the dashboard.
+
+        Args:
+            query: Period, grouping and date range.
+            scope: Which units the viewer may see.
+            now: The current time (for open and overdue counts).
+            transcripts: Tracker-store reader for the bot-only count.
+
+        Returns:
+            The figures.
+        """
+        groups = GROUPINGS.get(query.grouping, GROUPINGS["unit"])
+        return Figures(
+            rows=self.grouped(query, scope, now, (*groups, "period")),
+            totals=self.grouped(query, scope, now, groups),
+            per_period=sorted(self.grouped(query, scope, now, ("period",)), key=lambda r: r.period),
+            overall=(self.grouped(query, scope, now, ()) or [_empty_row()])[0],
+            bot_only_conversations=(
+                self.bot_only_conversations(transcripts, query) if transcripts else None
+            ),
+        )
+
+    def grouped(
+        self, query: FigureQuery, scope: CaseScope, now: dt.datetime, keys: Sequence[str]
+    ) -> list[FigureRow]:
+        """Compute figures grouped by some of ``unit``, ``topic`` and ``period``.
+
+        Args:
+            query: Period kind and date range.
+            scope: Which units the viewer may see.
+            now: The current time.
+            keys: Grouping keys.
+
+        Returns:
+            One row per group, newest period first, then by unit and topic.
+        """
+        key_columns = self._key_columns(query, keys)
+        conditions = self._conditions(query, scope)
+        within = Case.first_response_at <= Case.first_response_due_at
+        counts = (
+            select(
+                *key_columns,
+                func.count().label("cases"),
+                _count_if(Case.first_response_at.isnot(None)).label("answered"),
+                _count_if(within).label("within_promise"),
+                _count_if(Case.status != "closed").label("open"),
+                _count_if(overdue_clause(now)).label("overdue"),
+            )
+            .where(*conditions)
+            .group_by(*key_columns)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(counts).mappings().all()
+            percentiles = self._percentiles(connection, key_columns, conditions)
+        result = []
+        for row in rows:
+            key = tuple(str(row[column.key]) for column in key_columns)
+            median, p90 = percentiles.get(key, (None, None))
+            result.append(
+                FigureRow(
+                    period=str(row.get("period") or ""),
+                    unit=str(row.get("unit") or ""),
+                    topic=str(row.get("topic") or ""),
+                    cases=int(row["cases"]),
+                    answered=int(row["answered"] or 0),
+                    within_promise=int(row["within_promise"] or 0),
+                    open=int(row["open"] or 0),
+                    overdue=int(row["overdue"] or 0),
+                    median_seconds=median,
+                    p90_seconds=p90,
+                )
+            )
+        result.sort(key=lambda r: (r.unit, r.topic))
+        result.sort(key=lambda r: r.period, reverse=True)
+        return result
+
+    @staticmethod
+    def _key_columns(query: FigureQuery, keys: Sequence[str]) -> list[ColumnElement[Any]]:
+        available: dict[str, ColumnElement[Any]] = {
+            "unit": Case.unit.label("unit"),
+            "topic": Case.topic.label("topic"),
+            "period": period_start(
+                Case.created_date, literal(query.period if query.period in PERIODS else "month")
+            ).label("period"),
+        }
+        return [available[key] for key in keys]
+
+    @staticmethod
+    def _conditions(query: FigureQuery, scope: CaseScope) -> list[ColumnElement[bool]]:
+        conditions = [scope.clause()]
+        if query.date_from:
+            conditions.append(Case.created_date >= query.date_from)
+        if query.date_to:
+            conditions.append(Case.created_date <= query.date_to)
+        return conditions
+
+    @staticmethod
+    def _percentiles(
+        connection: Any,
+        key_columns: Sequence[ColumnElement[Any]],
+        conditions: Iterable[ColumnElement[bool]],
+    ) -> dict[tuple[str, ...], tuple[int | None, int | None]]:
+        seconds = Case.first_response_seconds
+        partition = list(key_columns) or None
+        ranked = (
+            select(
+                *key_columns,
+                seconds.label("seconds"),
+                func.row_number().over(partition_by=partition, order_by=seconds).label("rank"),
+                func.count().over(partition_by=partition).label("n"),
+            )
+            .where(*conditions, seconds.isnot(None))
+            .subquery()
+        )
+        n = ranked.c.n.cast(Integer)
+        median_rank = (n * 50 + 99) / 100  # ceil(0.5 n) in integer arithmetic
+        p90_rank = (n * 90 + 99) / 100
+        statement = select(
+            *[ranked.c[column.key] for column in key_columns],
+            ranked.c.seconds,
+            (ranked.c["rank"] == median_rank).label("is_median"),
+            (ranked.c["rank"] == p90_rank).label("is_p90"),
+        ).where((ranked.c["rank"] == median_rank) | (ranked.c["rank"] == p90_rank))
+        found: dict[tuple[str, ...], tuple[int | None, int | None]] = {}
+        for row in connection.execute(statement).mappings():
+            key = tuple(str(row[column.key]) for column in key_columns)
+            median, p90 = found.get(key, (None, None))
+            value = int(row["seconds"])
+            found[key] = (
+                value if row["is_median"] else median,
+                value if row["is_p90"] else p90,
+            )
+        return found
+
+    def bot_only_conversations(self, transcripts: TranscriptReader, query: FigureQuery) -> int:
+        """Count conversations in the tracker store that did not lead to a case.
+
+        The tracker store may be another database, so its sender ids are checked against the
+        case log in chunks rather than joined.
+
+        Args:
+            transcripts: Tracker-store reader.
+            query: The date range (Stockholm dates of the user messages).
+
+        Returns:
+            The number of conversations without a case.
+        """
+        since = _start_of(query.date_from)
+        until = _start_of(query.date_to + dt.timedelta(days=1)) if query.date_to else None
+        total = 0
+        chunk: list[str] = []
+        with self._engine.connect() as connection:
+            for sender_id in transcripts.sender_ids(since, until):
+                chunk.append(sender_id)
+                if len(chunk) >= _IN_CHUNK:
+                    total += _without_case(connection, chunk)
+                    chunk = []
+            if chunk:
+                total += _without_case(connection, chunk)
+        return total
+
+
+def _without_case(connection: Any, sender_ids: list[str]) -> int:
+    with_case = connection.execute(
+        select(func.count(func.distinct(Case.conversation_id))).where(
+            Case.conversation_id.in_(sender_ids)
+        )
+    ).scalar_one()
+    return len(sender_ids) - int(with_case)
+
+
+def _start_of(day: dt.date | None) -> dt.datetime | None:
+    if day is None:
+        return None
+    return dt.datetime.combine(day, dt.time(), tzinfo=STOCKHOLM)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _empty_row() -> FigureRow:
+    return FigureRow(
+        period="", unit="", topic="", cases=0, answered=0, within_promise=0, open=0, overdue=0
+    )

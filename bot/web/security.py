@@ -1,0 +1,151 @@
+"""Signed session cookies and CSRF tokens for the officials' app (standard library only).
+
+The session is a small JSON object, base64url-encoded and signed with HMAC-SHA256 under a
+secret key. It holds a random nonce, the user id after login and the time it was issued; it
+expires after :data:`SESSION_MAX_AGE`. The CSRF token is an HMAC of the session nonce, so it
+is bound to the session; the nonce is renewed at login and logout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+SESSION_COOKIE = "lotsen_session"
+SESSION_MAX_AGE = 8 * 3600
+SECRET_ENV = "LOTSEN_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
+SECRET_FILE = "secret-key"  # noqa: S105 - a file name, not a secret
+
+
+def load_secret(var_dir: Path) -> bytes:
+    """Return the signing key: ``$LOTSEN_SECRET_KEY`` or ``<var>/secret-key``.
+
+    The file is created on first use with a random key, readable only by its owner (0600).
+
+    Args:
+        var_dir: Directory for local state.
+
+    Returns:
+        The key bytes.
+    """
+    configured = os.environ.get(SECRET_ENV, "").strip()
+    if configured:
+        return configured.encode()
+    path = var_dir / SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SessionSigner:
+    """Signs and verifies session cookies and derives CSRF tokens."""
+
+    def __init__(self, secret: bytes, max_age: int = SESSION_MAX_AGE) -> None:
+        """Create a signer.
+
+        Args:
+            secret: The signing key.
+            max_age: Seconds a session stays valid.
+        """
+        self._secret = secret
+        self.max_age = max_age
+
+    def _mac(self, purpose: str, data: bytes) -> bytes:
+        return hmac.new(self._secret, purpose.encode() + b"|" + data, hashlib.sha256).digest()
+
+    def new_session(self, user_id: int | None = None) -> dict[str, Any]:
+        """Create a session with a fresh nonce.
+
+        Args:
+            user_id: The logged-in user, or None before login.
+
+        Returns:
+            The session data.
+        """
+        return {"n": secrets.token_urlsafe(16), "u": user_id, "t": int(time.time())}
+
+    def dumps(self, session: dict[str, Any]) -> str:
+        """Encode and sign a session.
+
+        Args:
+            session: Session data (JSON-serialisable).
+
+        Returns:
+            The cookie value.
+        """
+        payload = _b64(json.dumps(session, separators=(",", ":")).encode())
+        return f"{payload}.{_b64(self._mac('session', payload.encode()))}"
+
+    def loads(self, value: str | None) -> dict[str, Any] | None:
+        """Verify and decode a cookie value.
+
+        Args:
+            value: The cookie value.
+
+        Returns:
+            The session, or None if it is missing, forged, malformed or expired.
+        """
+        if not value or value.count(".") != 1:
+            return None
+        payload, signature = value.split(".")
+        try:
+            expected = self._mac("session", payload.encode())
+            if not hmac.compare_digest(expected, _unb64(signature)):
+                return None
+            session = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):
+            return None
+        if not isinstance(session, dict) or not isinstance(session.get("n"), str):
+            return None
+        issued = session.get("t")
+        if not isinstance(issued, int) or not 0 <= time.time() - issued <= self.max_age:
+            return None
+        return session
+
+    def csrf_token(self, session: dict[str, Any]) -> str:
+        """Return the CSRF token bound to a session.
+
+        Args:
+            session: The session.
+
+        Returns:
+            A hex token to put in every form.
+        """
+        return self._mac("csrf", str(session["n"]).encode()).hex()
+
+    def csrf_valid(self, session: dict[str, Any] | None, token: str | None) -> bool:
+        """Check a submitted CSRF token.
+
+        Args:
+            session: The request's session.
+            token: The token from the form.
+
+        Returns:
+            True when it matches the session.
+        """
+        if session is None or not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(session), token)
