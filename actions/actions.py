@@ -331,24 +331,28 @@ class ActionCaseStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Look the case up and answer without revealing whether someone else's case exists."""
+        from bot.accounts import first_name
+
         reference = tracker.get_slot("case_ref") or ""
         given_contact = tracker.get_slot("status_contact")
         events: list[EventType] = [SlotSet("case_ref", None), SlotSet("status_contact", None)]
         try:
             case = case_repository().get_by_reference(reference)
+            if case is None or not intake.contact_matches(case, given_contact):
+                dispatcher.utter_message(response="utter_case_not_found", reference=reference)
+                return events
+            official = case_repository().assignee_name(case)
         except (SQLAlchemyError, OSError) as error:
             logger.warning("Could not read case status (%s)", type(error).__name__)
             dispatcher.utter_message(response="utter_case_status_unavailable")
             return events
-        if case is None or not intake.contact_matches(case, given_contact):
-            dispatcher.utter_message(response="utter_case_not_found", reference=reference)
-            return events
-        knowledge = get_knowledge()
+        unit = get_knowledge().units[case.unit].name
         dispatcher.utter_message(
             response="utter_case_status",
             reference=case.reference,
             status=intake.status_text(case.status),
-            unit=knowledge.units[case.unit].name,
+            # Who handles it: the assigned official's first name only, or the unit.
+            unit=f"{first_name(official)} på {unit}" if official else unit,
             created=format_date_sv(case.created_at.astimezone(STOCKHOLM).date()),
         )
         return events

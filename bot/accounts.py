@@ -60,8 +60,21 @@ class UserRecord:
 
     @property
     def first_name(self) -> str:
-        """str: The first word of the name, as told to companies."""
-        return self.name.split()[0] if self.name.strip() else self.name
+        """str: The first name, as told to companies."""
+        return first_name(self.name)
+
+
+def first_name(name: str) -> str:
+    """Return the first word of a full name (the whole name if it has one word).
+
+    Args:
+        name: A full name such as ``"Anna Andersson"``.
+
+    Returns:
+        For example ``"Anna"``.
+    """
+    words = name.split()
+    return words[0] if words else name
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -13,12 +15,89 @@ from bot.settings import REPO_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
 
+PASSWORD_ENV = "LOTSEN_PASSWORD"  # noqa: S105 - a variable name, not a secret
+
 
 def _migrate(_args: argparse.Namespace) -> int:
     from bot.db import migrate
+    from bot.services import case_repository
 
     migrate(get_settings().database_url)
-    print("Database migrated.")
+    filled = case_repository().backfill_due_times()
+    print(f"Database migrated.{f' Due times computed for {filled} cases.' if filled else ''}")
+    return 0
+
+
+def _read_password(env_name: str) -> str | None:
+    password = os.environ.get(env_name)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        print(f"Set {env_name} or run in a terminal to type the password.", file=sys.stderr)
+        return None
+    first = getpass.getpass("Lösenord: ")
+    if first != getpass.getpass("Lösenord igen: "):
+        print("The passwords differ.", file=sys.stderr)
+        return None
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from bot.accounts import AccountError, UserRepository
+    from bot.db import get_engine
+
+    role = getattr(args, "role", "admin")
+    unit = getattr(args, "unit", None)
+    if unit is not None:
+        from bot.knowledge import get_knowledge
+
+        if unit not in get_knowledge().units:
+            print(f"Unknown unit {unit!r}.", file=sys.stderr)
+            return 2
+    password = _read_password(PASSWORD_ENV)
+    if password is None:
+        return 2
+    users = UserRepository(get_engine(get_settings().database_url))
+    try:
+        user = users.create(args.email, args.name or args.email, role, password, unit=unit)
+    except AccountError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Created {user.role} {user.email} (id {user.id}).")
+    return 0
+
+
+def _due_soon(args: argparse.Namespace) -> int:
+    from bot.models import utcnow
+    from bot.services import case_repository
+
+    now = utcnow()
+    found = case_repository().due_soon(now, args.hours)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "reference": item.case.reference,
+                        "id": item.case.id,
+                        "unit": item.case.unit,
+                        "topic": item.case.topic,
+                        "status": item.case.status,
+                        "due": item.what,
+                        "due_at": item.due_at.isoformat(),
+                        "hours_left": round((item.due_at - now).total_seconds() / 3600, 2),
+                    }
+                    for item in found
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if not found:
+        print(f"No open case falls due within {args.hours:g} hours.")
+    for item in found:
+        label = "first response" if item.what == "first_response" else "resolution"
+        print(f"{item.case.reference}\t{item.case.unit}\t{label}\tdue {item.due_at.isoformat()}")
     return 0
 
 
@@ -87,6 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--test-file", default=str(REPO_ROOT / "tests" / "nlu" / "heldout.yml"))
     evaluate.set_defaults(func=_eval_nlu)
+    admin = sub.add_parser(
+        "create-admin", help=f"create an admin account (password from ${PASSWORD_ENV} or prompt)"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default=None)
+    admin.set_defaults(func=_create_user)
+    user = sub.add_parser(
+        "create-user", help=f"create an account (password from ${PASSWORD_ENV} or prompt)"
+    )
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", default=None)
+    user.add_argument("--role", choices=("official", "trainer", "admin"), default="official")
+    user.add_argument("--unit", default=None, help="unit id from knowledge/routing.yml")
+    user.set_defaults(func=_create_user)
+    due = sub.add_parser("due-soon", help="list open cases falling due within some hours")
+    due.add_argument("--hours", type=float, default=4.0)
+    due.add_argument("--json", action="store_true", help="print JSON for scripts")
+    due.set_defaults(func=_due_soon)
     web = sub.add_parser("web", help="serve the web app")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)

@@ -755,3 +755,25 @@ async def test_case_status_on_a_database_error_says_it_is_unavailable(
     messages, events = await run(ActionCaseStatus(), load_state("case_status_completed"), domain)
     assert responses(messages) == ["utter_case_status_unavailable"]
     assert slot_values(events) == {"case_ref": None, "status_contact": None}
+
+
+async def test_case_status_of_an_assigned_case_names_the_officials_first_name_and_unit(
+    domain: dict[str, Any], case_db: str, knowledge: Knowledge
+) -> None:
+    from argon2 import PasswordHasher
+
+    from bot.accounts import UserRepository
+    from bot.cases import ALL_CASES
+
+    case = create_case()
+    users = UserRepository(create_db_engine(case_db), hasher=PasswordHasher(memory_cost=1024))
+    official = users.create("anna@lotsby.se", "Anna Bygg", "official", "x" * 12, unit="bygglov")
+    case_repository().assign(case.id, ALL_CASES, official.id, "admin@lotsby.se")
+    state = load_state(
+        "case_status_completed", case_ref=case.reference, status_contact="anna@foretag.se"
+    )
+    messages, _events = await run(ActionCaseStatus(), state, domain)
+    assert responses(messages) == ["utter_case_status"]
+    assert messages[0]["unit"] == f"Anna på {knowledge.units['bygglov'].name}"
+    assert messages[0]["status"] == "mottaget och fördelat till en handläggare"
+    assert "Bygg" not in messages[0]["unit"].split(" på ")[0]  # never the surname
