@@ -1,4 +1,8 @@
-"""Fixtures that train the model once per session and start real Rasa and action servers."""
+"""Session fixtures shared by the integration and browser tests.
+
+They train the model once per session and start real Rasa and action servers. Rasa allows CORS
+from the origin of the web app that the browser tests start (``Services.web_url``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import requests
 
 from bot.db import migrate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).with_name("rasa"))
 BASE_ENV = {
     **os.environ,
@@ -84,6 +88,7 @@ class Services:
     endpoints: Path
     tracker_db: Path
     token: str
+    web_url: str
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +97,9 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     workdir = tmp_path_factory.mktemp("services")
     database_url = f"sqlite:///{workdir / 'cases.db'}"
     migrate(database_url)
-    action_port, rasa_port = free_port(), free_port()
+    action_port, rasa_port, web_port = free_port(), free_port(), free_port()
+    # The browser tests serve the demo page from here; Rasa must accept its origin (socket.io).
+    web_url = f"http://127.0.0.1:{web_port}"
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
@@ -127,6 +134,8 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                 "--enable-api",
                 "--auth-token",
                 token,
+                "--cors",
+                web_url,
             ],
             cwd=REPO,
             env=env,
@@ -152,6 +161,7 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                 endpoints=endpoints,
                 tracker_db=workdir / "tracker.db",
                 token=token,
+                web_url=web_url,
             )
         finally:
             stop(rasa)
