@@ -1,5 +1,8 @@
-"""The integration tests' fixtures live in ``tests/conftest.py`` (shared with ``tests/web``)."""
+"""The integration tests' fixtures live in ``tests/conftest.py`` (shared with ``tests/web``).
 
-from tests.conftest import Services
+The names below are re-exported for the test modules that import them from here.
+"""
 
-__all__ = ["Services"]
+from tests.conftest import BASE_ENV, RASA, REPO, Services
+
+__all__ = ["BASE_ENV", "RASA", "REPO", "Services"]
