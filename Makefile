@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv spacy migrate seed model setup run test lint check-knowledge clean
+.PHONY: help venv spacy migrate seed model setup run test lint check-knowledge clean widget
 
 help:
 	@echo "make run    set up (venv, spaCy pipeline, database, demo data, model) and start all services"
@@ -66,6 +66,11 @@ lint: venv
 
 test: venv spacy lint
 	$(BIN)/pytest -ra
+
+# The chat widget: widget/src bundled by esbuild (socket.io-client from npm) into
+# bot/web/static/widget/. The built files are committed, so `make run` needs no Node.js.
+widget:
+	cd widget && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) var/*.db models/*.tar.gz models/spacy-sv results
