@@ -27,6 +27,12 @@ UTC = dt.timezone.utc
 _app_names = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let several apps start in one process (Sanic rewrites its HTTP methods at startup)."""
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     db_url = f"sqlite:///{tmp_path / 'var' / 'cases.db'}"
