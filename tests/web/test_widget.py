@@ -298,11 +298,14 @@ def test_200_percent_zoom_keeps_the_widget_usable(browser: Browser, web_url: str
 
 def test_screenshots_at_desktop_and_phone_width(page: Page, tmp_path: Path) -> None:
     target = screenshot_dir(tmp_path)
+    page.set_viewport_size(PHONE)
     open_widget(page)
+    page.screenshot(path=str(target / "widget-phone-notice.png"))  # before the first message
+    page.set_viewport_size(DESKTOP)
     say(page, QUESTION, "registrera")
     page.screenshot(path=str(target / "widget-desktop.png"))
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(target / "widget-phone.png"))
     page.set_viewport_size(DESKTOP)
-    for name in ("widget-desktop.png", "widget-phone.png"):
+    for name in ("widget-desktop.png", "widget-phone.png", "widget-phone-notice.png"):
         assert (target / name).stat().st_size > 10_000

@@ -310,6 +310,10 @@ class Widget {
       this.panel,
     ]);
     document.body.append(this.root);
+    // Rotating a phone or zooming keeps the newest message in view.
+    window.addEventListener("resize", () => {
+      if (!this.panel.hidden) this.scrollToEnd();
+    });
   }
 
   // ------------------------------------------------------------ open / close
