@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, func, literal, select
+from sqlalchemy import Integer, case, func, literal, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -158,11 +158,21 @@ class FigureRepository:
             The figures.
         """
         groups = GROUPINGS.get(query.grouping, GROUPINGS["unit"])
+        finest = (*groups, "period")
+        conditions = self._conditions(query, scope)
+        with self._engine.connect() as connection:
+            # One scan for the counts at the finest level; coarser levels are sums of it.
+            counts = self._counts(connection, query, finest, conditions, now)
+            # One scan, one window per level, for the percentiles.
+            medians = self._percentiles(connection, query, (finest, groups, ()), conditions)
         return Figures(
-            rows=self.grouped(query, scope, now, (*groups, "period")),
-            totals=self.grouped(query, scope, now, groups),
-            per_period=sorted(self.grouped(query, scope, now, ("period",)), key=lambda r: r.period),
-            overall=(self.grouped(query, scope, now, ()) or [_empty_row()])[0],
+            rows=_rows(finest, counts, medians[0]),
+            totals=_rows(groups, _roll_up(counts, finest, groups), medians[1]),
+            per_period=sorted(
+                _rows(("period",), _roll_up(counts, finest, ("period",)), {}),
+                key=lambda r: r.period,
+            ),
+            overall=(_rows((), _roll_up(counts, finest, ()), medians[2]) or [_empty_row()])[0],
             bot_only_conversations=(
                 self.bot_only_conversations(transcripts, query) if transcripts else None
             ),
@@ -182,45 +192,41 @@ class FigureRepository:
         Returns:
             One row per group, newest period first, then by unit and topic.
         """
-        key_columns = self._key_columns(query, keys)
         conditions = self._conditions(query, scope)
+        with self._engine.connect() as connection:
+            counts = self._counts(connection, query, keys, conditions, now)
+            medians = self._percentiles(connection, query, (tuple(keys),), conditions)
+        return _rows(keys, counts, medians[0])
+
+    def _counts(
+        self,
+        connection: Any,
+        query: FigureQuery,
+        keys: Sequence[str],
+        conditions: Sequence[ColumnElement[bool]],
+        now: dt.datetime,
+    ) -> dict[tuple[str, ...], tuple[int, ...]]:
+        key_columns = self._key_columns(query, keys)
         within = Case.first_response_at <= Case.first_response_due_at
-        counts = (
+        statement = (
             select(
                 *key_columns,
-                func.count().label("cases"),
-                _count_if(Case.first_response_at.isnot(None)).label("answered"),
-                _count_if(within).label("within_promise"),
-                _count_if(Case.status != "closed").label("open"),
-                _count_if(overdue_clause(now)).label("overdue"),
+                func.count(),
+                _count_if(Case.first_response_at.isnot(None)),
+                _count_if(within),
+                _count_if(Case.status != "closed"),
+                _count_if(overdue_clause(now)),
             )
             .where(*conditions)
             .group_by(*key_columns)
         )
-        with self._engine.connect() as connection:
-            rows = connection.execute(counts).mappings().all()
-            percentiles = self._percentiles(connection, key_columns, conditions)
-        result = []
-        for row in rows:
-            key = tuple(str(row[column.key]) for column in key_columns)
-            median, p90 = percentiles.get(key, (None, None))
-            result.append(
-                FigureRow(
-                    period=str(row.get("period") or ""),
-                    unit=str(row.get("unit") or ""),
-                    topic=str(row.get("topic") or ""),
-                    cases=int(row["cases"]),
-                    answered=int(row["answered"] or 0),
-                    within_promise=int(row["within_promise"] or 0),
-                    open=int(row["open"] or 0),
-                    overdue=int(row["overdue"] or 0),
-                    median_seconds=median,
-                    p90_seconds=p90,
-                )
+        width = len(key_columns)
+        return {
+            tuple(str(value or "") for value in row[:width]): tuple(
+                int(value or 0) for value in row[width:]
             )
-        result.sort(key=lambda r: (r.unit, r.topic))
-        result.sort(key=lambda r: r.period, reverse=True)
-        return result
+            for row in connection.execute(statement)
+        }
 
     @staticmethod
     def _key_columns(query: FigureQuery, keys: Sequence[str]) -> list[ColumnElement[Any]]:
@@ -242,42 +248,51 @@ class FigureRepository:
             conditions.append(Case.created_date <= query.date_to)
         return conditions
 
-    @staticmethod
     def _percentiles(
+        self,
         connection: Any,
-        key_columns: Sequence[ColumnElement[Any]],
-        conditions: Iterable[ColumnElement[bool]],
-    ) -> dict[tuple[str, ...], tuple[int | None, int | None]]:
+        query: FigureQuery,
+        levels: Sequence[Sequence[str]],
+        conditions: Sequence[ColumnElement[bool]],
+    ) -> list[dict[tuple[str, ...], tuple[int | None, int | None]]]:
+        """Median and 90th percentile per group for several groupings in one query.
+
+        For each level, ``ROW_NUMBER`` and ``COUNT`` over a window partitioned by its keys;
+        only rows whose rank is ``ceil(0.5 n)`` or ``ceil(0.9 n)`` in some level are returned.
+        """
+        keys = sorted({key for level in levels for key in level})
         seconds = Case.first_response_seconds
-        partition = list(key_columns) or None
-        ranked = (
-            select(
-                *key_columns,
-                seconds.label("seconds"),
-                func.row_number().over(partition_by=partition, order_by=seconds).label("rank"),
-                func.count().over(partition_by=partition).label("n"),
+        key_columns = self._key_columns(query, keys)
+        by_name = {column.key: column for column in key_columns}
+        windows = []
+        for index, level in enumerate(levels):
+            partition = [by_name[key] for key in level] or None
+            windows.append(
+                func.row_number().over(partition_by=partition, order_by=seconds).label(f"r{index}")
             )
+            windows.append(func.count().over(partition_by=partition).label(f"n{index}"))
+        ranked = (
+            select(*key_columns, seconds.label("seconds"), *windows)
             .where(*conditions, seconds.isnot(None))
             .subquery()
         )
-        n = ranked.c.n.cast(Integer)
-        median_rank = (n * 50 + 99) / 100  # ceil(0.5 n) in integer arithmetic
-        p90_rank = (n * 90 + 99) / 100
-        statement = select(
-            *[ranked.c[column.key] for column in key_columns],
-            ranked.c.seconds,
-            (ranked.c["rank"] == median_rank).label("is_median"),
-            (ranked.c["rank"] == p90_rank).label("is_p90"),
-        ).where((ranked.c["rank"] == median_rank) | (ranked.c["rank"] == p90_rank))
-        found: dict[tuple[str, ...], tuple[int | None, int | None]] = {}
-        for row in connection.execute(statement).mappings():
-            key = tuple(str(row[column.key]) for column in key_columns)
-            median, p90 = found.get(key, (None, None))
+        wanted = []
+        for index in range(len(levels)):
+            rank, n = ranked.c[f"r{index}"], ranked.c[f"n{index}"].cast(Integer)
+            # ceil(0.5 n) and ceil(0.9 n) in integer arithmetic (nearest-rank method).
+            wanted += [rank == (n * 50 + 99) / 100, rank == (n * 90 + 99) / 100]
+        found: list[dict[tuple[str, ...], tuple[int | None, int | None]]] = [{} for _ in levels]
+        for row in connection.execute(select(ranked).where(or_(*wanted))).mappings():
             value = int(row["seconds"])
-            found[key] = (
-                value if row["is_median"] else median,
-                value if row["is_p90"] else p90,
-            )
+            for index, level in enumerate(levels):
+                key = tuple(str(row[name] or "") for name in level)
+                n = int(row[f"n{index}"])
+                median, p90 = found[index].get(key, (None, None))
+                if row[f"r{index}"] == (n * 50 + 99) // 100:
+                    median = value
+                if row[f"r{index}"] == (n * 90 + 99) // 100:
+                    p90 = value
+                found[index][key] = (median, p90)
         return found
 
     def bot_only_conversations(self, transcripts: TranscriptReader, query: FigureQuery) -> int:
@@ -306,6 +321,52 @@ class FigureRepository:
             if chunk:
                 total += _without_case(connection, chunk)
         return total
+
+
+Counts = tuple[int, ...]
+"""cases, answered, within promise, open, overdue."""
+
+
+def _roll_up(
+    counts: dict[tuple[str, ...], Counts], keys: Sequence[str], to: Sequence[str]
+) -> dict[tuple[str, ...], Counts]:
+    """Sum counts of a finer grouping into a coarser one (``to`` is a subset of ``keys``)."""
+    positions = [list(keys).index(key) for key in to]
+    summed: dict[tuple[str, ...], list[int]] = {}
+    for key, values in counts.items():
+        target = summed.setdefault(tuple(key[i] for i in positions), [0] * len(values))
+        for index, value in enumerate(values):
+            target[index] += value
+    return {key: tuple(values) for key, values in summed.items()}
+
+
+def _rows(
+    keys: Sequence[str],
+    counts: dict[tuple[str, ...], Counts],
+    percentiles: dict[tuple[str, ...], tuple[int | None, int | None]],
+) -> list[FigureRow]:
+    """Turn counts and percentiles into rows: newest period first, then unit and topic."""
+    rows = []
+    for key, (cases, answered, within, still_open, overdue) in counts.items():
+        named = dict(zip(keys, key, strict=True))
+        median, p90 = percentiles.get(key, (None, None))
+        rows.append(
+            FigureRow(
+                period=named.get("period", ""),
+                unit=named.get("unit", ""),
+                topic=named.get("topic", ""),
+                cases=cases,
+                answered=answered,
+                within_promise=within,
+                open=still_open,
+                overdue=overdue,
+                median_seconds=median,
+                p90_seconds=p90,
+            )
+        )
+    rows.sort(key=lambda r: (r.unit, r.topic))
+    rows.sort(key=lambda r: r.period, reverse=True)
+    return rows
 
 
 def _without_case(connection: Any, sender_ids: list[str]) -> int:
