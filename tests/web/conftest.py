@@ -66,9 +66,13 @@ def web_url(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Ite
             stop(web)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright."""
+    """Debian's Chromium, headless, driven by Playwright.
+
+    Package-scoped: Playwright's sync API keeps an event loop marked as running while it is
+    started, which would break the asyncio tests that run after this package.
+    """
     _require_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
