@@ -216,7 +216,7 @@ class Widget {
       className: "fl-close",
       "aria-label": TEXT.close,
     });
-    this.closeButton.append(el("span", { "aria-hidden": "true", text: "×" }));
+    this.closeButton.append(closeIcon());
     this.closeButton.addEventListener("click", () => this.close());
 
     const header = el("div", { className: "fl-header" }, [
@@ -560,6 +560,23 @@ function chatIcon() {
     "d",
     "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
   );
+  svg.append(path);
+  return svg;
+}
+
+function closeIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", "fl-icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M6 6l12 12M18 6L6 18");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2.5");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("fill", "none");
   svg.append(path);
   return svg;
 }
