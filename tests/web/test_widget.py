@@ -309,3 +309,18 @@ def test_screenshots_at_desktop_and_phone_width(page: Page, tmp_path: Path) -> N
     page.set_viewport_size(DESKTOP)
     for name in ("widget-desktop.png", "widget-phone.png", "widget-phone-notice.png"):
         assert (target / name).stat().st_size > 10_000
+
+
+def test_typing_indicator_shows_until_the_answer_arrives(page: Page) -> None:
+    open_widget(page)
+    shown = page.evaluate(
+        """() => {
+            const widget = window.Foretagslotsen;
+            widget.input.value = 'hej';
+            widget.form.requestSubmit();
+            return !widget.typing.hidden && widget.typingStatus.textContent.includes('skriver');
+        }"""
+    )
+    assert shown
+    expect(bot_messages(page).first).to_contain_text("Företagslotsen")
+    expect(page.locator(".fl-typing")).to_be_hidden()

@@ -45,9 +45,9 @@ const TEXT = {
     "rekrytering och kompetens eller om att starta företag.",
   notice:
     "Det du skriver sparas hos kommunen för att vi ska kunna svara dig och göra chatten bättre, " +
-    "och i din webbläsare så att samtalet finns kvar om du laddar om sidan. Samtalet sparas tills " +
-    "du väljer Avsluta och radera, annars gallras det enligt kommunens regler. Skriv inte " +
-    "personnummer eller andra känsliga uppgifter.",
+    "och i din webbläsare så att samtalet finns kvar om du laddar om sidan. Kopian i webbläsaren " +
+    "används i högst en timme efter ditt senaste meddelande. Hos kommunen sparas samtalet tills " +
+    "du väljer Avsluta och radera. Skriv inte personnummer eller andra känsliga uppgifter.",
   privacyLink: "Så hanterar vi dina uppgifter",
   confirmEnd: "Vill du avsluta samtalet och radera det, både hos kommunen och i din webbläsare?",
   confirmYes: "Ja, avsluta och radera",
