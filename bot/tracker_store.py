@@ -1,0 +1,228 @@
+"""A tracker store that never falls back to memory: it retries, then fails loudly.
+
+Rasa wraps the configured tracker store in a ``FailSafeTrackerStore`` that, on any database
+error, logs and keeps the conversation in process memory (``InMemoryTrackerStore``): a replica
+then silently forgets or forks conversations. It also swaps in an in-memory store when a custom
+store's module path cannot be imported. The production profile therefore:
+
+* configures :class:`DurableSQLTrackerStore` by module path in ``deploy/endpoints.prod.yml``;
+* has :mod:`bot.health` unwrap the fail-safe wrapper once the server has started, and stop the
+  process (non-zero exit) when the store in use is not this one or the lock store is not Redis;
+* retries transient database errors (a PostgreSQL restart, a dropped connection) for a bounded
+  time, then marks the store unhealthy (``/health`` turns red), logs an error and raises
+  :class:`TrackerStoreUnavailableError`, which the channels in :mod:`bot.health` turn into an
+  honest "cannot take your case right now" for the user.
+
+Saving is idempotent: Rasa's SQL store appends only the events beyond those already stored, so
+a save retried after a lost commit acknowledgement stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+URL_ENV = "TRACKER_STORE_URL"
+RETRY_SECONDS_ENV = "LOTSEN_TRACKER_RETRY_SECONDS"
+DEFAULT_RETRY_SECONDS = 30.0
+CONNECT_SECONDS_ENV = "LOTSEN_TRACKER_CONNECT_SECONDS"
+DEFAULT_CONNECT_SECONDS = 60.0
+
+T = TypeVar("T")
+
+
+class TrackerStoreUnavailableError(RuntimeError):
+    """The tracker store's database could not be reached within the retry window."""
+
+
+class StoreHealth:
+    """Thread-safe health flag of the tracker store, read by ``/health``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error: str | None = "not started"
+
+    def ok(self) -> None:
+        """Mark the store healthy."""
+        with self._lock:
+            self._error = None
+
+    def fail(self, reason: str) -> None:
+        """Mark the store unhealthy.
+
+        Args:
+            reason: Short reason without personal data (an exception class name).
+        """
+        with self._lock:
+            self._error = reason
+
+    @property
+    def error(self) -> str | None:
+        """Why the store is unhealthy, or None when it works."""
+        with self._lock:
+            return self._error
+
+
+def _transient(error: BaseException) -> bool:
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def wait_for_database(url: str, timeout: float) -> None:
+    """Wait until a database answers ``SELECT 1``.
+
+    Args:
+        url: SQLAlchemy URL.
+        timeout: Seconds to keep trying.
+
+    Raises:
+        TrackerStoreUnavailableError: If it does not answer in time.
+    """
+    engine = sa.create_engine(url, future=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with engine.connect() as connection:
+                    connection.execute(sa.text("SELECT 1"))
+                return
+            except DBAPIError as error:
+                if time.monotonic() >= deadline:
+                    raise TrackerStoreUnavailableError(
+                        f"tracker store database unreachable: {type(error).__name__}"
+                    ) from error
+                time.sleep(1)
+    finally:
+        engine.dispose()
+
+
+class DurableSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store with bounded retries, health reporting and no silent fallback."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
+        retry_seconds: float | None = None,
+        connect_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Connect to the database named by ``url`` in the endpoints or ``TRACKER_STORE_URL``.
+
+        Args:
+            domain: The assistant's domain.
+            host: Full SQLAlchemy URL (the endpoint's ``url``).
+            event_broker: Optional event broker.
+            retry_seconds: How long reads and writes retry transient errors.
+            connect_seconds: How long to wait for the database at start-up.
+            **kwargs: Passed on to Rasa's ``SQLTrackerStore``.
+
+        Raises:
+            TrackerStoreUnavailableError: If no URL is configured or the database does not
+                answer at start-up (the server then refuses to start).
+        """
+        url = host if host and "://" in host else os.environ.get(URL_ENV)
+        if not url:
+            raise TrackerStoreUnavailableError(
+                f"DurableSQLTrackerStore needs a database URL (endpoint url or {URL_ENV})"
+            )
+        self.health = StoreHealth()
+        self.retry_seconds = (
+            retry_seconds
+            if retry_seconds is not None
+            else _float_env(RETRY_SECONDS_ENV, DEFAULT_RETRY_SECONDS)
+        )
+        wait = (
+            connect_seconds
+            if connect_seconds is not None
+            else _float_env(CONNECT_SECONDS_ENV, DEFAULT_CONNECT_SECONDS)
+        )
+        # Rasa's own constructor loops forever while the database is down; we bound it.
+        wait_for_database(url, wait)
+        super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        # Dead pooled connections (after a database restart) are replaced before use.
+        old_engine: Any = getattr(self, "engine")  # noqa: B009 - untyped in Rasa
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        old_engine.dispose()
+        self.engine = engine
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+        self.health.ok()
+        logger.info("Durable SQL tracker store connected (%s)", engine.dialect.name)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.2
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await call()
+            except DBAPIError as error:
+                if not _transient(error) or time.monotonic() >= deadline:
+                    self.health.fail(f"{what}: {type(error).__name__}")
+                    logger.error(
+                        "Tracker store %s failed after %d attempts (%s); not falling back "
+                        "to memory",
+                        what,
+                        attempt,
+                        type(error).__name__,
+                    )
+                    raise TrackerStoreUnavailableError(f"tracker store {what} failed") from error
+                self.health.fail(f"{what}: retrying after {type(error).__name__}")
+                logger.warning(
+                    "Tracker store %s: %s, retry %d", what, type(error).__name__, attempt
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if attempt > 1 or self.health.error is not None:
+                logger.info("Tracker store %s succeeded again after %d attempts", what, attempt)
+            self.health.ok()
+            return result
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """Read the latest session of a conversation, retrying transient errors."""
+        parent = super().retrieve
+        return await self._retrying("retrieve", lambda: parent(sender_id))
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        """Read every session of a conversation, retrying transient errors."""
+        parent = super().retrieve_full_tracker
+        return await self._retrying("retrieve_full", lambda: parent(conversation_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the tracker's new events, retrying transient errors (idempotent)."""
+        parent = super().save
+        await self._retrying("save", lambda: parent(tracker))
+
+    async def keys(self) -> Iterable[str]:
+        """List conversation ids, retrying transient errors."""
+        parent = super().keys
+        return await self._retrying("keys", parent)
+
+    def ping(self) -> None:
+        """Run ``SELECT 1`` on the store's database (raises on failure)."""
+        engine: Any = getattr(self, "engine")  # noqa: B009 - untyped in Rasa
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
