@@ -30,6 +30,12 @@ MONDAY = dt.datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # 09:00 in Stockholm
 BYGGLOV = CaseScope(frozenset({"bygglov"}))
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Run these tests against SQLite and PostgreSQL."""
+    return any_db_url
+
+
 def local(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=STOCKHOLM)  # type: ignore[misc]
 

@@ -17,6 +17,12 @@ from bot.worktime import STOCKHOLM
 NOW = dt.datetime(2026, 3, 20, 12, 0, tzinfo=STOCKHOLM)  # Friday in week 12
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Run these tests against SQLite and PostgreSQL."""
+    return any_db_url
+
+
 def local(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=STOCKHOLM)  # type: ignore[misc]
 
