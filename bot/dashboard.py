@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, func, literal, or_, select
+from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -35,26 +35,46 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
 _IN_CHUNK = 500
 
 
-class period_start(FunctionElement[str]):  # noqa: N801 - SQL function naming
-    """First day of the week (Monday) or month of a date column, as ``YYYY-MM-DD`` text."""
+class week_start(FunctionElement[str]):  # noqa: N801 - SQL function naming
+    """Monday of the week of a date column, as ``YYYY-MM-DD`` text.
+
+    One class per period kind: the kind changes the SQL text, so it must be part of the
+    statement's cache key, not a bound value.
+    """
 
     type = String()
     inherit_cache = True
-    name = "period_start"
+    name = "week_start"
 
 
-@compiles(period_start, "sqlite")
-def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str:
-    column, kind = list(element.clauses)
-    modifier = "'start of month'" if kind.value == "month" else "'weekday 0', '-6 days'"
-    return f"date({compiler.process(column, **kw)}, {modifier})"
+class month_start(FunctionElement[str]):  # noqa: N801 - SQL function naming
+    """First day of the month of a date column, as ``YYYY-MM-DD`` text."""
+
+    type = String()
+    inherit_cache = True
+    name = "month_start"
 
 
-@compiles(period_start)
-def _period_start_default(element: period_start, compiler: Any, **kw: Any) -> str:
-    column, kind = list(element.clauses)
-    unit = "month" if kind.value == "month" else "week"
-    return f"to_char(date_trunc('{unit}', {compiler.process(column, **kw)}), 'YYYY-MM-DD')"
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(week_start)
+def _week_start_default(element: week_start, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('week', {column}), 'YYYY-MM-DD')"
+
+
+@compiles(month_start)
+def _month_start_default(element: month_start, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('month', {column}), 'YYYY-MM-DD')"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,8 +253,8 @@ class FigureRepository:
         available: dict[str, ColumnElement[Any]] = {
             "unit": Case.unit.label("unit"),
             "topic": Case.topic.label("topic"),
-            "period": period_start(
-                Case.created_date, literal(query.period if query.period in PERIODS else "month")
+            "period": (week_start if query.period == "week" else month_start)(
+                Case.created_date
             ).label("period"),
         }
         return [available[key] for key in keys]

@@ -172,3 +172,12 @@ def test_a_missing_tracker_store_counts_no_conversations(
     sqlite3.connect(tmp_path / "empty.db").close()
     no_table = TranscriptReader(f"sqlite:///{tmp_path / 'empty.db'}")
     assert figures.bot_only_conversations(no_table, FigureQuery()) == 0
+
+
+def test_switching_between_months_and_weeks_on_one_engine_regroups(
+    figures: FigureRepository,
+) -> None:
+    # The period kind changes the SQL text; a cached statement must not be reused for the other.
+    for period, expected in (("month", ["2026-03-01"]), ("week", ["2026-03-09", "2026-03-16"])):
+        result = figures.figures(FigureQuery(period=period), ALL_CASES, NOW)
+        assert [row.period for row in result.per_period] == expected

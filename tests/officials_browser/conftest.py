@@ -1,0 +1,169 @@
+"""Browser tests of the officials' app: the web app in a subprocess, Debian's Chromium.
+
+No Rasa server is needed: the case log and a tracker store are prepared in a temporary
+directory. Playwright (PyPI) drives the system Chromium; the tests are skipped when it is
+missing (and fail in CI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from bot.accounts import UserRepository
+from bot.cases import CaseRepository, NewCase
+from bot.db import create_db_engine, migrate
+from bot.models import utcnow
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("LOTSEN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+PASSWORD = "webbläsar-lösenord-1"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _seed(var: Path) -> None:
+    url = f"sqlite:///{var / 'cases.db'}"
+    migrate(url)
+    engine = create_db_engine(url)
+    try:
+        users = UserRepository(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+        users.create("anna@lotsby.se", "Anna Bygg", "official", PASSWORD, unit="bygglov")
+        cases = CaseRepository(engine)
+        for key, company, days_ago in (
+            ("late", "Sena Verkstaden AB", 20),
+            ("new", "Nya Bageriet AB", 0),
+        ):
+            cases.create(
+                NewCase(
+                    idempotency_key=key,
+                    topic="permit",
+                    permit_type="bygglov",
+                    unit="bygglov",
+                    contact_name="Kim Kund",
+                    company_name=company,
+                    description="Vi vill bygga ut verkstaden med 200 m².",
+                    conversation_id=f"conv-{key}",
+                    contact_email="kim@foretag.se",
+                ),
+                now=utcnow() - dt.timedelta(days=days_ago),
+            )
+    finally:
+        engine.dispose()
+    with sqlite3.connect(var / "tracker.db") as connection:
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), "
+            "type_name VARCHAR(255), timestamp FLOAT, data TEXT)"
+        )
+        now = time.time()
+        for offset, (kind, text) in enumerate(
+            (
+                ("user", f"Behöver jag bygglov? {XSS}"),
+                ("bot", "Ja, för en tillbyggnad behövs bygglov."),
+            )
+        ):
+            connection.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+                ("conv-late", kind, now + offset, json.dumps({"event": kind, "text": text})),
+            )
+
+
+@pytest.fixture(scope="package")
+def officials_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The web app with a seeded case log, on a free port."""
+    var = tmp_path_factory.mktemp("officials") / "var"
+    var.mkdir()
+    _seed(var)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LOTSEN_VAR_DIR": str(var),
+        "DATABASE_URL": f"sqlite:///{var / 'cases.db'}",
+        "TRACKER_STORE_URL": f"sqlite:///{var / 'tracker.db'}",
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+    env.pop("LOTSEN_SECRET_KEY", None)
+    log = var / "web.log"
+    with log.open("wb") as out:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2):
+                        break
+                except OSError:
+                    if web.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(log.read_text(errors="replace")) from None
+                    time.sleep(0.3)
+            yield url
+        finally:
+            web.terminate()
+            try:
+                web.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                web.kill()
+                web.wait()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless (package-scoped: Playwright's sync API holds an event loop)."""
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # bypass_csp: the app's CSP (rightly) blocks the injected axe-core script.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="sv-SE", bypass_csp=True
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
