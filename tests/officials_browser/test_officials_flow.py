@@ -1,23 +1,32 @@
 """Browser test: log in, filter, open a case, record a response, see the dashboard change.
 
-Screenshots of each screen are written to ``docs/screenshots/officials-*.png``.
+Screenshots of each screen go to ``docs/screenshots/officials-*.png`` when
+``LOTSEN_SCREENSHOTS=1`` (to refresh the committed ones), else to a temporary directory.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import PASSWORD, REPO, XSS
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
 AXE = REPO / "tests" / "web" / "vendor" / "axe.min.js"
 
 
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"officials-{name}.png"), full_page=True)
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    if os.environ.get("LOTSEN_SCREENSHOTS") == "1":
+        return REPO / "docs" / "screenshots"
+    return tmp_path
+
+
+def shoot(page: Page, directory: Path, name: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(directory / f"officials-{name}.png"), full_page=True)
 
 
 def serious_axe_violations(page: Page) -> list[object]:
@@ -36,12 +45,12 @@ def summary_value(page: Page, term: str) -> str:
 
 
 def test_official_logs_in_filters_answers_and_sees_the_dashboard_change(
-    page: Page, officials_url: str
+    page: Page, officials_url: str, screenshots: Path
 ) -> None:
     page.goto(f"{officials_url}/handlaggare/arenden")
     expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
     assert serious_axe_violations(page) == []
-    shoot(page, "login")
+    shoot(page, screenshots, "login")
 
     page.get_by_label("E-postadress").fill("anna@lotsby.se")
     page.get_by_label("Lösenord").fill(PASSWORD)
@@ -49,7 +58,7 @@ def test_official_logs_in_filters_answers_and_sees_the_dashboard_change(
     expect(page.get_by_role("heading", name="Ärenden")).to_be_visible()
     expect(page.locator("tr.overdue")).to_have_count(1)
     assert serious_axe_violations(page) == []
-    shoot(page, "cases")
+    shoot(page, screenshots, "cases")
 
     page.goto(f"{officials_url}/handlaggare/oversikt")
     median_before = summary_value(page, "Median till första svar")
@@ -65,7 +74,7 @@ def test_official_logs_in_filters_answers_and_sees_the_dashboard_change(
     expect(page.locator(".transcript")).to_contain_text(XSS)  # shown as text ...
     assert page.locator(".transcript img").count() == 0  # ... never as HTML
     assert serious_axe_violations(page) == []
-    shoot(page, "case")
+    shoot(page, screenshots, "case")
 
     page.get_by_label("Telefon").check()
     page.get_by_label("Vad svarade du?").fill("Ringde och förklarade vad som gäller.")
@@ -80,10 +89,10 @@ def test_official_logs_in_filters_answers_and_sees_the_dashboard_change(
     assert summary_value(page, "Median till första svar").endswith("arbetstid")
     assert summary_value(page, "Median till första svar") != median_before
     assert serious_axe_violations(page) == []
-    shoot(page, "dashboard")
+    shoot(page, screenshots, "dashboard")
 
     page.get_by_role("button", name="Logga ut").click()
     expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
     page.goto(f"{officials_url}/handlaggare/oversikt")
     expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
-    assert Path(SCREENSHOTS / "officials-dashboard.png").stat().st_size > 0
+    assert (screenshots / "officials-dashboard.png").stat().st_size > 0
