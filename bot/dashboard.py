@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, func, or_, select
+from sqlalchemy import Integer, case, func, or_, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -279,7 +279,11 @@ class FigureRepository:
 
         For each level, ``ROW_NUMBER`` and ``COUNT`` over a window partitioned by its keys;
         only rows whose rank is ``ceil(0.5 n)`` or ``ceil(0.9 n)`` in some level are returned.
+        PostgreSQL has ``percentile_disc`` (the same nearest-rank definition) and grouping
+        sets, which it runs about three times faster.
         """
+        if connection.dialect.name == "postgresql":
+            return self._percentiles_postgresql(connection, query, levels, conditions)
         keys = sorted({key for level in levels for key in level})
         seconds = Case.first_response_seconds
         key_columns = self._key_columns(query, keys)
@@ -313,6 +317,40 @@ class FigureRepository:
                 if row[f"r{index}"] == (n * 90 + 99) // 100:
                     p90 = value
                 found[index][key] = (median, p90)
+        return found
+
+    def _percentiles_postgresql(
+        self,
+        connection: Any,
+        query: FigureQuery,
+        levels: Sequence[Sequence[str]],
+        conditions: Sequence[ColumnElement[bool]],
+    ) -> list[dict[tuple[str, ...], tuple[int | None, int | None]]]:
+        keys = sorted({key for level in levels for key in level})
+        seconds = Case.first_response_seconds
+        inner = (
+            select(*self._key_columns(query, keys), seconds.label("seconds"))
+            .where(*conditions, seconds.isnot(None))
+            .subquery()
+        )
+        statement = select(
+            *[inner.c[key] for key in keys],
+            *[func.grouping(inner.c[key]).label(f"g_{key}") for key in keys],
+            func.percentile_disc(0.5).within_group(inner.c.seconds).label("median"),
+            func.percentile_disc(0.9).within_group(inner.c.seconds).label("p90"),
+        )
+        if keys:
+            sets = [tuple_(*[inner.c[key] for key in level]) for level in levels]
+            statement = statement.group_by(func.grouping_sets(*sets))
+        found: list[dict[tuple[str, ...], tuple[int | None, int | None]]] = [{} for _ in levels]
+        by_keys = {frozenset(level): index for index, level in enumerate(levels)}
+        for row in connection.execute(statement).mappings():
+            if row["median"] is None:
+                continue
+            grouped = frozenset(key for key in keys if row[f"g_{key}"] == 0)
+            index = by_keys[grouped]
+            key = tuple(str(row[name] or "") for name in levels[index])
+            found[index][key] = (int(row["median"]), int(row["p90"]))
         return found
 
     def bot_only_conversations(self, transcripts: TranscriptReader, query: FigureQuery) -> int:
