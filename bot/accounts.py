@@ -57,6 +57,7 @@ class UserRecord:
     role: str
     unit: str | None
     active: bool
+    session_version: int = 0
 
     @property
     def first_name(self) -> str:
@@ -182,6 +183,17 @@ class UserRepository:
         with self._sessions() as session:
             user = session.get(User, user_id)
             return _record(user) if user is not None else None
+
+    def revoke_sessions(self, user_id: int) -> None:
+        """End every session of a user (all devices): cookies carry the old version.
+
+        Args:
+            user_id: Database id.
+        """
+        with self._sessions.begin() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                user.session_version = (user.session_version or 0) + 1
 
     def all(self) -> list[UserRecord]:
         """List every account, by name.

@@ -132,6 +132,8 @@ class User(Base):  # type: ignore[misc,valid-type]
     password_hash = Column(String(200), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    # Raised at logout: every session cookie issued before becomes invalid (revision 0004).
+    session_version = Column(Integer, nullable=False, default=0, server_default="0")
 
 
 class LoginThrottle(Base):  # type: ignore[misc,valid-type]

@@ -287,7 +287,7 @@ def register_officials(app: Sanic, services: OfficialsServices) -> None:
         request.ctx.session = session
         if isinstance(session.get("u"), int):
             user = services.users.get(session["u"])
-            if user is not None and user.active:
+            if user is not None and user.active and session.get("v") == user.session_version:
                 request.ctx.user = user
         if request.method == "POST":
             token = request.form.get("csrf_token") if request.form else None
@@ -317,8 +317,11 @@ def register_officials(app: Sanic, services: OfficialsServices) -> None:
             if services.secure_cookies:
                 cookie["secure"] = True
 
-    def start_session(request: Request, user_id: int | None) -> None:
-        request.ctx.session = signer.new_session(user_id)  # new nonce: no session fixation
+    def start_session(request: Request, user: UserRecord | None) -> None:
+        # A new nonce at every login and logout: no session fixation, old CSRF tokens die.
+        request.ctx.session = signer.new_session(
+            user.id if user else None, user.session_version if user else 0
+        )
         request.ctx.session_changed = True
 
     @app.exception(NotFound)  # type: ignore[no-untyped-call]
@@ -363,11 +366,13 @@ def register_officials(app: Sanic, services: OfficialsServices) -> None:
             return render(
                 request, "login.html", status=401, next_url=next_url, error=error, email=email
             )
-        start_session(request, result.user.id)
+        start_session(request, result.user)
         return redirect(next_url, status=303)
 
     @app.post(f"{PREFIX}/logga-ut")
     async def logout(request: Request) -> HTTPResponse:
+        if request.ctx.user is not None:
+            services.users.revoke_sessions(request.ctx.user.id)  # copies of the cookie too
         start_session(request, None)
         return redirect(LOGIN_PATH, status=303)
 

@@ -76,16 +76,17 @@ class SessionSigner:
     def _mac(self, purpose: str, data: bytes) -> bytes:
         return hmac.new(self._secret, purpose.encode() + b"|" + data, hashlib.sha256).digest()
 
-    def new_session(self, user_id: int | None = None) -> dict[str, Any]:
+    def new_session(self, user_id: int | None = None, version: int = 0) -> dict[str, Any]:
         """Create a session with a fresh nonce.
 
         Args:
             user_id: The logged-in user, or None before login.
+            version: The user's session version (raised at logout to end all sessions).
 
         Returns:
             The session data.
         """
-        return {"n": secrets.token_urlsafe(16), "u": user_id, "t": int(time.time())}
+        return {"n": secrets.token_urlsafe(16), "u": user_id, "v": version, "t": int(time.time())}
 
     def dumps(self, session: dict[str, Any]) -> str:
         """Encode and sign a session.

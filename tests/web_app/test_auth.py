@@ -174,3 +174,17 @@ async def test_public_page_and_health_are_unchanged(client: Client) -> None:
     response = await client.get("/")
     assert response.status == 200
     assert SESSION_COOKIE not in "".join(response.headers.get("set-cookie", []))
+
+
+async def test_logout_also_ends_copies_of_the_session_cookie(
+    client: Client, official: UserRecord
+) -> None:
+    await login(client, official.email)
+    copy = Client(client.app)
+    copy.cookies = dict(client.cookies)
+    assert (await copy.get("/handlaggare/arenden")).status == 200
+    token = await csrf_for(client, "/handlaggare/arenden")
+    await client.post("/handlaggare/logga-ut", {"csrf_token": token})
+    assert (await copy.get("/handlaggare/arenden")).status == 302
+    await login(client, official.email)  # a new login works again
+    assert (await client.get("/handlaggare/arenden")).status == 200
