@@ -184,6 +184,24 @@ class UserRepository:
             user = session.get(User, user_id)
             return _record(user) if user is not None else None
 
+    def set_active(self, user_id: int, active: bool) -> UserRecord | None:
+        """Activate or deactivate an account; a deactivated account cannot log in.
+
+        Args:
+            user_id: Database id.
+            active: The new state.
+
+        Returns:
+            The account, or None if there is none with that id.
+        """
+        with self._sessions.begin() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return None
+            user.active = active
+            user.session_version = (user.session_version or 0) + 1
+            return _record(user)
+
     def revoke_sessions(self, user_id: int) -> None:
         """End every session of a user (all devices): cookies carry the old version.
 

@@ -23,7 +23,7 @@ from sanic.exceptions import NotFound
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, redirect
 
-from bot.accounts import ROLE_NAMES_SV, UserRecord, UserRepository
+from bot.accounts import ROLE_NAMES_SV, ROLES, AccountError, UserRecord, UserRepository
 from bot.cases import (
     RESPONSE_CHANNELS,
     SORTS,
@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "/handlaggare"
 LOGIN_PATH = f"{PREFIX}/logga-in"
 CASE_ROLES = frozenset({"official", "admin"})
+ADMIN_ROLES = frozenset({"admin"})
 ALL_ROLES = frozenset({"official", "trainer", "admin"})
 
 TOPIC_SV = {
@@ -497,6 +498,52 @@ def register_officials(app: Sanic, services: OfficialsServices) -> None:
             share=_share,
             export_url=f"{PREFIX}/export/statistik.csv?{params}",
         )
+
+    def users_page(request: Request, error: str | None = None, status: int = 200) -> HTTPResponse:
+        return render(
+            request,
+            "users.html",
+            status=status,
+            error=error,
+            accounts=services.users.all(),
+            roles=ROLES,
+        )
+
+    @app.get(f"{PREFIX}/anvandare")
+    @require(ADMIN_ROLES)
+    async def users(request: Request) -> HTTPResponse:
+        return users_page(request)
+
+    @app.post(f"{PREFIX}/anvandare")
+    @require(ADMIN_ROLES)
+    async def create_user(request: Request) -> HTTPResponse:
+        form = request.form
+        unit = form.get("unit") or None
+        if unit is not None and unit not in get_knowledge().units:
+            return users_page(request, error="Okänd enhet.", status=400)
+        try:
+            await asyncio.to_thread(
+                services.users.create,
+                form.get("email") or "",
+                form.get("name") or "",
+                form.get("role") or "",
+                form.get("password") or "",
+                unit,
+            )
+        except AccountError as error:
+            return users_page(request, error=str(error), status=400)
+        return redirect(f"{PREFIX}/anvandare", status=303)
+
+    @app.post(f"{PREFIX}/anvandare/<user_id:int>/<state:str>")
+    @require(ADMIN_ROLES)
+    async def set_user_active(request: Request, user_id: int, state: str) -> HTTPResponse:
+        if state not in ("aktivera", "inaktivera"):
+            raise NotFound("Okänd åtgärd.")
+        if user_id == request.ctx.user.id:
+            return users_page(request, error="Du kan inte inaktivera dig själv.", status=409)
+        if services.users.set_active(user_id, state == "aktivera") is None:
+            raise NotFound("Kontot finns inte.")
+        return redirect(f"{PREFIX}/anvandare", status=303)
 
     @app.get(f"{PREFIX}/export/arenden.csv")
     @require(CASE_ROLES)

@@ -188,3 +188,57 @@ async def test_logout_also_ends_copies_of_the_session_cookie(
     assert (await copy.get("/handlaggare/arenden")).status == 302
     await login(client, official.email)  # a new login works again
     assert (await client.get("/handlaggare/arenden")).status == 200
+
+
+async def test_an_admin_creates_and_deactivates_accounts(
+    client: Client, admin: UserRecord, official: UserRecord
+) -> None:
+    await login(client, admin.email)
+    page = await client.get("/handlaggare/anvandare")
+    assert page.status == 200 and official.email in page.text
+    token = client.csrf(page)
+    form = {
+        "csrf_token": token,
+        "name": "Mats Miljö",
+        "email": "mats@lotsby.se",
+        "role": "official",
+    }
+    missing_unit = await client.post("/handlaggare/anvandare", {**form, "password": PASSWORD})
+    assert missing_unit.status == 400 and "måste höra till en enhet" in missing_unit.text
+    created = await client.post(
+        "/handlaggare/anvandare", {**form, "unit": "miljo", "password": PASSWORD}
+    )
+    assert created.status == 303
+    assert "mats@lotsby.se" in (await client.get("/handlaggare/anvandare")).text
+
+    officials_browser = Client(client.app)
+    await login(officials_browser, official.email)
+    response = await client.post(
+        f"/handlaggare/anvandare/{official.id}/inaktivera", {"csrf_token": token}
+    )
+    assert response.status == 303
+    assert (await officials_browser.get("/handlaggare/arenden")).status == 302  # session ended
+    page = await officials_browser.get("/handlaggare/logga-in")
+    refused = await officials_browser.post(
+        "/handlaggare/logga-in",
+        {"email": official.email, "password": PASSWORD, "csrf_token": officials_browser.csrf(page)},
+    )
+    assert refused.status == 401
+    self_off = await client.post(
+        f"/handlaggare/anvandare/{admin.id}/inaktivera", {"csrf_token": token}
+    )
+    assert self_off.status == 409
+
+
+async def test_only_admins_manage_accounts(client: Client, official: UserRecord) -> None:
+    await login(client, official.email)
+    assert (await client.get("/handlaggare/anvandare")).status == 403
+    token = await csrf_for(client)
+    form = {
+        "csrf_token": token,
+        "name": "X",
+        "email": "x@lotsby.se",
+        "role": "admin",
+        "password": PASSWORD,
+    }
+    assert (await client.post("/handlaggare/anvandare", form)).status == 403
