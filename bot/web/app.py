@@ -81,6 +81,9 @@ def create_app(
             {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
         )
 
+    # Behind nginx (X-Forwarded-For), LOTSEN_PROXIES_COUNT=1 gives login throttling the
+    # client's address instead of the proxy's.
+    app.config.PROXIES_COUNT = int(os.environ.get("LOTSEN_PROXIES_COUNT", "0") or 0)
     engine = get_engine(settings.database_url)
     register_officials(
         app,

@@ -242,3 +242,25 @@ async def test_only_admins_manage_accounts(client: Client, official: UserRecord)
         "password": PASSWORD,
     }
     assert (await client.post("/handlaggare/anvandare", form)).status == 403
+
+
+async def test_behind_a_proxy_the_address_lockout_uses_the_forwarded_client(
+    settings: Settings, official: UserRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.db import create_db_engine
+
+    monkeypatch.setenv("LOTSEN_PROXIES_COUNT", "1")
+    client = Client(create_app(settings, name="lotsen_behind_proxy", login_delay=0))
+    token = await csrf_for(client, "/handlaggare/logga-in")
+    await client.post(
+        "/handlaggare/logga-in",
+        {"email": official.email, "password": "fel", "csrf_token": token},
+        headers={"x-forwarded-for": "203.0.113.9"},
+    )
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            keys = {row[0] for row in connection.exec_driver_sql("SELECT key FROM login_throttle")}
+    finally:
+        engine.dispose()
+    assert "address:203.0.113.9" in keys
