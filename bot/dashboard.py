@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, func, or_, select, tuple_
+from sqlalchemy import bindparam, case, func, literal, or_, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -184,7 +184,9 @@ class FigureRepository:
             # One scan for the counts at the finest level; coarser levels are sums of it.
             counts = self._counts(connection, query, finest, conditions, now)
             # One scan, one window per level, for the percentiles.
-            medians = self._percentiles(connection, query, (finest, groups, ()), conditions)
+            levels = (finest, groups, ())
+            sizes = [_timed(_roll_up(counts, finest, level)) for level in levels]
+            medians = self._percentiles(connection, query, levels, conditions, sizes)
         return Figures(
             rows=_rows(finest, counts, medians[0]),
             totals=_rows(groups, _roll_up(counts, finest, groups), medians[1]),
@@ -215,7 +217,9 @@ class FigureRepository:
         conditions = self._conditions(query, scope)
         with self._engine.connect() as connection:
             counts = self._counts(connection, query, keys, conditions, now)
-            medians = self._percentiles(connection, query, (tuple(keys),), conditions)
+            medians = self._percentiles(
+                connection, query, (tuple(keys),), conditions, [_timed(counts)]
+            )
         return _rows(keys, counts, medians[0])
 
     def _counts(
@@ -236,6 +240,7 @@ class FigureRepository:
                 _count_if(within),
                 _count_if(Case.status != "closed"),
                 _count_if(overdue_clause(now)),
+                _count_if(Case.first_response_seconds.isnot(None)),
             )
             .where(*conditions)
             .group_by(*key_columns)
@@ -274,11 +279,13 @@ class FigureRepository:
         query: FigureQuery,
         levels: Sequence[Sequence[str]],
         conditions: Sequence[ColumnElement[bool]],
+        sizes: Sequence[dict[tuple[str, ...], int]],
     ) -> list[dict[tuple[str, ...], tuple[int | None, int | None]]]:
         """Median and 90th percentile per group for several groupings in one query.
 
-        For each level, ``ROW_NUMBER`` and ``COUNT`` over a window partitioned by its keys;
-        only rows whose rank is ``ceil(0.5 n)`` or ``ceil(0.9 n)`` in some level are returned.
+        ``sizes`` (timed cases per group, from the counting query) give each group's target
+        ranks ``ceil(0.5 n)`` and ``ceil(0.9 n)``. One ``ROW_NUMBER`` window per level ranks the
+        times, and only rows whose group and rank are a target leave the database.
         PostgreSQL has ``percentile_disc`` (the same nearest-rank definition) and grouping
         sets, which it runs about three times faster.
         """
@@ -288,35 +295,52 @@ class FigureRepository:
         seconds = Case.first_response_seconds
         key_columns = self._key_columns(query, keys)
         by_name = {column.key: column for column in key_columns}
-        windows = []
-        for index, level in enumerate(levels):
-            partition = [by_name[key] for key in level] or None
-            windows.append(
-                func.row_number().over(partition_by=partition, order_by=seconds).label(f"r{index}")
-            )
-            windows.append(func.count().over(partition_by=partition).label(f"n{index}"))
+        ranks = [
+            func.row_number()
+            .over(partition_by=[by_name[key] for key in level] or None, order_by=seconds)
+            .label(f"r{index}")
+            for index, level in enumerate(levels)
+        ]
         ranked = (
-            select(*key_columns, seconds.label("seconds"), *windows)
+            select(*key_columns, seconds.label("seconds"), *ranks)
             .where(*conditions, seconds.isnot(None))
             .subquery()
         )
-        wanted = []
-        for index in range(len(levels)):
-            rank, n = ranked.c[f"r{index}"], ranked.c[f"n{index}"].cast(Integer)
-            # ceil(0.5 n) and ceil(0.9 n) in integer arithmetic (nearest-rank method).
-            wanted += [rank == (n * 50 + 99) / 100, rank == (n * 90 + 99) / 100]
+        targets: list[dict[tuple[object, ...], frozenset[str]]] = [
+            {
+                (*key, rank): which
+                for key, n in level_sizes.items()
+                for rank, which in _targets(n).items()
+            }
+            for level_sizes in sizes
+        ]
+        wanted = [
+            _target_key([ranked.c[key] for key in level], ranked.c[f"r{index}"]).in_(
+                bindparam(
+                    f"t{index}",
+                    [_SEP.join(map(str, t)) for t in targets[index]],
+                    expanding=True,
+                    literal_execute=True,
+                )
+            )
+            for index, level in enumerate(levels)
+            if targets[index]
+        ]
         found: list[dict[tuple[str, ...], tuple[int | None, int | None]]] = [{} for _ in levels]
+        if not wanted:
+            return found
         for row in connection.execute(select(ranked).where(or_(*wanted))).mappings():
-            value = int(row["seconds"])
             for index, level in enumerate(levels):
                 key = tuple(str(row[name] or "") for name in level)
-                n = int(row[f"n{index}"])
+                which = targets[index].get((*key, int(row[f"r{index}"])))
+                if which is None:
+                    continue
                 median, p90 = found[index].get(key, (None, None))
-                if row[f"r{index}"] == (n * 50 + 99) // 100:
-                    median = value
-                if row[f"r{index}"] == (n * 90 + 99) // 100:
-                    p90 = value
-                found[index][key] = (median, p90)
+                value = int(row["seconds"])
+                found[index][key] = (
+                    value if "median" in which else median,
+                    value if "p90" in which else p90,
+                )
         return found
 
     def _percentiles_postgresql(
@@ -382,7 +406,28 @@ class FigureRepository:
 
 
 Counts = tuple[int, ...]
-"""cases, answered, within promise, open, overdue."""
+"""cases, answered, within promise, open, overdue, timed (with a working time to answer)."""
+_SEP = "\x1f"  # unit separator: never in unit ids, topic ids or dates
+
+
+def _targets(n: int) -> dict[int, frozenset[str]]:
+    """Nearest-rank positions of the median and the 90th percentile among n sorted values."""
+    found: dict[int, set[str]] = {}
+    for name, percent in (("median", 50), ("p90", 90)):
+        found.setdefault((n * percent + 99) // 100, set()).add(name)
+    return {rank: frozenset(names) for rank, names in found.items()}
+
+
+def _target_key(columns: Sequence[ColumnElement[Any]], rank: ColumnElement[Any]) -> Any:
+    """SQL text ``key1<SEP>key2<SEP>rank`` to match against the wanted targets."""
+    text: Any = rank.cast(String)
+    for column in reversed(columns):
+        text = column + literal(_SEP) + text
+    return text
+
+
+def _timed(counts: dict[tuple[str, ...], Counts]) -> dict[tuple[str, ...], int]:
+    return {key: values[5] for key, values in counts.items() if values[5]}
 
 
 def _roll_up(
@@ -405,7 +450,7 @@ def _rows(
 ) -> list[FigureRow]:
     """Turn counts and percentiles into rows: newest period first, then unit and topic."""
     rows = []
-    for key, (cases, answered, within, still_open, overdue) in counts.items():
+    for key, (cases, answered, within, still_open, overdue, _timed) in counts.items():
         named = dict(zip(keys, key, strict=True))
         median, p90 = percentiles.get(key, (None, None))
         rows.append(
