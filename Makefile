@@ -74,3 +74,9 @@ widget:
 
 clean:
 	rm -rf $(VENV) var/*.db models/*.tar.gz models/spacy-sv results
+
+# The production profile on this machine (PostgreSQL, Redis, 2 Rasa, 2 action servers, nginx):
+# see deploy/README.md and docs/operations.md. PORT sets nginx's public port.
+.PHONY: run-prod
+run-prod: venv spacy model
+	scripts/run-prod --port $${PORT:-8080}

@@ -1,0 +1,2 @@
+-- The tracker store's database next to the case log (docker-compose.yml, first start only).
+CREATE DATABASE lotsen_tracker OWNER lotsen;
