@@ -29,6 +29,7 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.logs import use_json_format
 from bot.socketio_channel import SocketIOInput
 from bot.tracker_store import DurableSQLTrackerStore
 
@@ -170,10 +171,10 @@ async def health_report(
     if isinstance(store, DurableSQLTrackerStore):
         try:
             await asyncio.to_thread(store.ping)
-            checks["database"] = "ok" if store.health.error is None else "error: " + (
-                store.health.error
-            )
+            store.health.ok()  # reachable again: the next read or write will work
+            checks["database"] = "ok"
         except Exception as error:
+            store.health.fail(type(error).__name__)
             checks["database"] = f"error: {type(error).__name__}"
     else:
         checks["database"] = f"error: tracker store is {type(store).__name__}"
@@ -194,13 +195,15 @@ async def health_report(
 class HealthInput(InputChannel):
     """``GET /health`` on the Rasa server, and the start-up check that refuses to run unsafely."""
 
-    def __init__(self, require_redis: bool = True) -> None:
+    def __init__(self, require_redis: bool = True, json_logs: bool = True) -> None:
         """Create the channel.
 
         Args:
             require_redis: Whether the lock store must be Redis (several Rasa processes).
+            json_logs: Whether the server logs JSON lines (bot/logs.py).
         """
         self.require_redis = require_redis
+        self.json_logs = json_logs
 
     @classmethod
     def name(cls) -> str:
@@ -209,9 +212,12 @@ class HealthInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Read ``require_redis`` from the credentials file (default true)."""
+        """Read ``require_redis`` and ``json_logs`` from the credentials file (default true)."""
         credentials = credentials or {}
-        return cls(require_redis=bool(credentials.get("require_redis", True)))
+        return cls(
+            require_redis=bool(credentials.get("require_redis", True)),
+            json_logs=bool(credentials.get("json_logs", True)),
+        )
 
     def url_prefix(self) -> str:
         """Serve at the root: ``/health``."""
@@ -221,6 +227,8 @@ class HealthInput(InputChannel):
         """Routes and listeners of the health check."""
         bp = Blueprint("lotsen_health", __name__)
         require_redis = self.require_redis
+        if self.json_logs:
+            use_json_format()
 
         @bp.listener("after_server_start")
         async def refuse_unsafe_start(app: Sanic, _loop: Any) -> None:
@@ -232,6 +240,8 @@ class HealthInput(InputChannel):
                 logging.shutdown()
                 os._exit(EXIT_NOT_DURABLE)
             assert agent is not None
+            if self.json_logs:
+                use_json_format()
             make_durable(agent)
             logger.info("Durable tracker store and lock store checked")
 

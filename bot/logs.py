@@ -50,3 +50,18 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def use_json_format(logger_names: tuple[str, ...] = ("", "sanic.root", "sanic.error")) -> None:
+    """Switch the handlers already installed (e.g. Rasa's coloredlogs) to JSON lines.
+
+    Rasa installs its coloured console handler after reading ``--logging-config-file``; the
+    Rasa server's health channel calls this once the app is built.
+
+    Args:
+        logger_names: Loggers whose handlers to switch ("" is the root logger).
+    """
+    formatter = JsonFormatter()
+    for name in logger_names:
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(formatter)
