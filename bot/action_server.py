@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_json_logging()
     app = build_app(args.actions)
     logger.info("Action server on %s:%d", args.host, args.port)
-    app.run(args.host, args.port, access_log=False, workers=1)
+    backlog = int(os.environ.get("SANIC_BACKLOG", "1024"))
+    app.run(args.host, args.port, access_log=False, workers=1, backlog=backlog)
     return 0
 
 

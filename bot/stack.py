@@ -373,8 +373,8 @@ def render_nginx(
         NGINX_HTTP=http,
         LISTEN=listen,
         ACTIONS_LISTEN=actions_listen,
-        RASA_SERVERS=servers(rasa, " max_fails=1 fail_timeout=5s"),
-        ACTION_SERVERS=servers(actions, " max_fails=1 fail_timeout=5s"),
+        RASA_SERVERS=servers(rasa, " max_fails=0"),
+        ACTION_SERVERS=servers(actions, " max_fails=0"),
         WEB_SERVERS=servers(web),
     )
 
@@ -451,6 +451,9 @@ class Stack:
             "TICKET_LOCK_LIFETIME": str(self.lock_lifetime),
             "LOTSEN_TRACKER_RETRY_SECONDS": str(self.tracker_retry_seconds),
             "SANIC_HOST": "127.0.0.1",
+            # A Rasa process busy with NLU accepts new connections late; a deep accept queue
+            # keeps them waiting instead of dropping them (Sanic's default is 100).
+            "SANIC_BACKLOG": "1024",
         }
 
     # --- infrastructure -------------------------------------------------------------------
