@@ -46,6 +46,10 @@ BASE_ENV = {
 }
 
 
+EXIT_NOT_DURABLE = 78
+"""Exit code of a Rasa server that refuses to run without durable stores (bot/health.py)."""
+
+
 class StackError(RuntimeError):
     """A service of the stack could not be started."""
 
@@ -686,9 +690,14 @@ def _run(args: argparse.Namespace) -> int:
         print("  Ctrl-C stops all.\n")
         while not stopping:
             for name, service in stack.services.items():
-                if not service.running() and not stopping:
-                    print(f"  {name} exited; restarting it", file=sys.stderr)
-                    stack.restart(name, wait=False)
+                if service.running() or stopping:
+                    continue
+                assert service.process is not None
+                if service.process.returncode == EXIT_NOT_DURABLE:
+                    print(f"  {name} refuses to run (see {service.log})", file=sys.stderr)
+                    return 1
+                print(f"  {name} exited; restarting it", file=sys.stderr)
+                stack.restart(name, wait=False)
             time.sleep(1)
     except StackError as error:
         print(f"run-prod: {error}", file=sys.stderr)

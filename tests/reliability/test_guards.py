@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.health import UNAVAILABLE_TEXT, durability_problems, guarded, make_durable
 from bot.logs import JsonFormatter
+from bot.stack import EXIT_NOT_DURABLE
 from bot.tracker_store import DurableSQLTrackerStore, StoreHealth, TrackerStoreUnavailableError
 
 
@@ -111,3 +112,9 @@ def test_json_logs_mask_personnummer_and_leave_out_exception_texts() -> None:
     assert entry["level"] == "ERROR"
     assert entry["exception"] == "ValueError"
     assert "1212-1212" not in json.dumps(entry)
+
+
+def test_supervisor_knows_the_refusal_exit_code() -> None:
+    from bot import health
+
+    assert health.EXIT_NOT_DURABLE == EXIT_NOT_DURABLE
