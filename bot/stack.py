@@ -458,6 +458,8 @@ class Stack:
             # A Rasa process busy with NLU accepts new connections late; a deep accept queue
             # keeps them waiting instead of dropping them (Sanic's default is 100).
             "SANIC_BACKLOG": "1024",
+            # The web app is behind nginx: login throttling uses the forwarded client address.
+            "LOTSEN_PROXIES_COUNT": "1",
         }
 
     # --- infrastructure -------------------------------------------------------------------
