@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases import CaseRepository
 from bot.db import create_db_engine, migrate
+from bot.stack import Postgres, StackError, free_port, postgres_bin
 
 
 @pytest.fixture
@@ -45,52 +44,23 @@ def repository(engine: Engine) -> CaseRepository:
 # is started for the test session (skipped when the PostgreSQL binaries are not installed).
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _as_postgres_user(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    return ["runuser", "-u", "postgres", "--", *command]  # postgres refuses to run as root
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """Start a throw-away PostgreSQL server; yield its admin URL without a database name."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    # Not under pytest's tmp dir: as root it is private, and the server runs as "postgres".
-    base = Path(tempfile.mkdtemp(prefix="lotsen-pg-"))
-    data = base / "data"
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres_user([initdb, "-D", str(data), "-U", "lotsen", "--auth=trust", "-E", "UTF8"]),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    # The server's output goes to a log file: a pipe would stay open as long as it runs.
-    log = base / "server.log"
-    subprocess.run(
-        _as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """Start a throw-away PostgreSQL server (bot.stack); yield its URL without a database name."""
     try:
-        yield f"postgresql://lotsen@127.0.0.1:{port}"
+        postgres_bin("initdb")
+    except StackError as error:
+        if os.environ.get("CI"):  # .ci/services installs PostgreSQL: a skip would hide a gap
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    base = Path(tempfile.mkdtemp(prefix="lotsen-pg-"))
+    server = Postgres(base, free_port(), os.urandom(12).hex())
+    try:
+        server.init()
+        server.start()
+        yield server.url("postgres").rsplit("/", 1)[0]
     finally:
-        subprocess.run(
-            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
+        server.stop("immediate")
         shutil.rmtree(base, ignore_errors=True)
 
 
