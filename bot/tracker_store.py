@@ -1,4 +1,12 @@
-"""A tracker store that never falls back to memory: it retries, then fails loudly.
+"""Tracker stores: personal data masked before storing; in production, no fallback to memory.
+
+:class:`MaskingSQLTrackerStore` is Rasa's SQL store with one change: every event is masked
+(:func:`bot.privacy.mask_event_dicts`: personnummer everywhere, e-mail addresses and phone
+numbers outside the contact and case status forms) before it is written or streamed. It is the
+store of ``endpoints.yml`` (SQLite) and the base of :class:`DurableSQLTrackerStore`, so both
+profiles pass the same choke point.
+
+The production store never falls back to memory: it retries, then fails loudly.
 
 Rasa wraps the configured tracker store in a ``FailSafeTrackerStore`` that, on any database
 error, logs and keeps the conversation in process memory (``InMemoryTrackerStore``): a replica
@@ -31,8 +39,11 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.privacy import mask_event_dicts
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +127,43 @@ def wait_for_database(url: str, timeout: float) -> None:
         engine.dispose()
 
 
-class DurableSQLTrackerStore(SQLTrackerStore):
+def masked_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """Return a copy of the tracker whose events carry no unmasked personal data.
+
+    Args:
+        tracker: The conversation as the processor holds it (unmasked).
+
+    Returns:
+        A tracker with the same number of events, in the same order, masked.
+    """
+    events = [
+        Event.from_parameters(data)
+        for data in mask_event_dicts(event.as_dict() for event in tracker.events)
+    ]
+    return DialogueStateTracker.from_events(
+        tracker.sender_id,
+        [event for event in events if event is not None],
+        slots=tracker.slots.values(),
+        sender_source=tracker.sender_source,
+    )
+
+
+class MaskingSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store that masks personal data before anything is stored."""
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store (and stream) the tracker's new events, masked.
+
+        Masking is idempotent, so re-masking events stored earlier changes nothing and Rasa's
+        count of already stored events still lines up.
+
+        Args:
+            tracker: The conversation to store.
+        """
+        await super().save(masked_tracker(tracker))
+
+
+class DurableSQLTrackerStore(MaskingSQLTrackerStore):
     """Rasa's SQL tracker store with bounded retries, health reporting and no silent fallback."""
 
     def __init__(

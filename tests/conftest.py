@@ -28,6 +28,8 @@ BASE_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
 }
+# The project's store (endpoints.yml): Rasa's SQL store that masks personal data before storing.
+TRACKER_STORE_TYPE = "bot.tracker_store.MaskingSQLTrackerStore"
 
 
 def free_port() -> int:
@@ -89,6 +91,8 @@ class Services:
     tracker_db: Path
     token: str
     web_url: str
+    rasa_log: Path | None = None
+    action_log: Path | None = None
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +107,8 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        f"tracker_store:\n  type: {TRACKER_STORE_TYPE}\n"
+        f"  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = {**BASE_ENV, "DATABASE_URL": database_url, "SANIC_HOST": "127.0.0.1"}
     action_log = workdir / "actions.log"
@@ -162,6 +167,8 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                 tracker_db=workdir / "tracker.db",
                 token=token,
                 web_url=web_url,
+                rasa_log=rasa_log,
+                action_log=action_log,
             )
         finally:
             stop(rasa)
