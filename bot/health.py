@@ -22,7 +22,6 @@ from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.rest import RestInput
 from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
 from sanic import Blueprint, Sanic
@@ -30,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot.logs import use_json_format
+from bot.public_channel import SafeRestInput
 from bot.socketio_channel import SocketIOInput
 from bot.tracker_store import DurableSQLTrackerStore
 
@@ -83,8 +83,8 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
     return handle
 
 
-class DurableRestInput(RestInput):
-    """Rasa's REST channel (same name and URL) that apologises instead of failing silently."""
+class DurableRestInput(SafeRestInput):
+    """The public REST channel (same name and URL) that apologises instead of failing silently."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Build the channel's blueprint around a guarded handler."""

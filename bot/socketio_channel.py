@@ -6,6 +6,10 @@ is a coroutine, so the socket never joins the room of its session id and, with
 This channel replaces only the ``session_request`` handler; everything else is Rasa's. It is
 configured in ``credentials.yml`` as ``bot.socketio_channel.SocketIOInput`` and keeps the name
 ``socketio``, so the webhook and the socket.io path stay the same.
+
+It also applies the public channel's limits (:mod:`bot.public_channel`): messages are cleaned,
+empty and too long ones are answered without being stored, and ``user_uttered`` events of the
+wrong shape are ignored instead of raising inside Rasa's handler.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from sanic import Blueprint
+
+from bot.public_channel import limited
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +41,23 @@ class SocketIOInput(RasaSocketIOInput):
         Returns:
             The socket.io blueprint.
         """
-        blueprint: Blueprint = super().blueprint(on_new_message)
+        blueprint: Blueprint = super().blueprint(limited(on_new_message))
         sio = self.sio
         assert sio is not None  # set by the parent's blueprint()
+        rasa_handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+
+        async def user_uttered(sid: str, data: Any) -> None:
+            if (
+                not isinstance(data, dict)
+                or not isinstance(data.get("message", ""), str)
+                or not isinstance(data.get("session_id", ""), (str, type(None)))
+                or not isinstance(data.get(self.metadata_key, {}), (dict, type(None)))
+            ):
+                logger.info("Ignored a socket.io message of the wrong shape")
+                return
+            await rasa_handle_message(sid, data)
+
+        sio.on(self.user_message_evt, namespace=self.namespace)(user_uttered)
 
         async def session_request(sid: str, data: dict[str, Any] | None) -> None:
             data = data if isinstance(data, dict) else {}
