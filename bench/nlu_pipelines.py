@@ -11,21 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bot.nlu_eval import evaluate_model  # noqa: E402
+from bench._common import REPO, project_config, train_rasa_nlu
+from bot.nlu_eval import evaluate_model
 
 Config = dict[str, Any]
 
@@ -64,27 +59,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
-    base = yaml.safe_load((REPO / "config.yml").read_text())
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    base = project_config()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
             config = VARIANTS[name](copy.deepcopy(base))
-            config_path = Path(tmp) / f"{name}.yml"
-            config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
-            out = Path(tmp) / name
             # A fresh training cache per variant, so the time is a full training.
-            env["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / f"cache-{name}")
-            started = time.monotonic()
-            subprocess.run(
-                [str(Path(sys.executable).with_name("rasa")), "train", "nlu", "--config",
-                 str(config_path), "--nlu", "data/nlu", "--out", str(out), "--quiet"],
-                cwd=REPO, env=env, check=True, capture_output=True,
-            )  # fmt: skip
-            seconds = time.monotonic() - started
-            report = asyncio.run(evaluate_model(out, REPO / "tests" / "nlu" / "heldout.yml"))
+            run = train_rasa_nlu(config, REPO / "data" / "nlu", Path(tmp), name)
+            report = asyncio.run(evaluate_model(run.model, REPO / "tests" / "nlu" / "heldout.yml"))
             rows.append((name, report.intent_accuracy, report.macro_f1,
-                         report.permit_type_accuracy, seconds))  # fmt: skip
+                         report.permit_type_accuracy, run.seconds))  # fmt: skip
     baseline = rows[0][4]
     print(f"{'variant':<12} {'intent acc':>10} {'macro F1':>9} {'permit acc':>10} "
           f"{'train s':>8} {'time ratio':>10}")  # fmt: skip
