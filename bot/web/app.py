@@ -20,7 +20,12 @@ from bot.settings import Settings, get_settings
 from bot.transcripts import TranscriptReader
 from bot.web.conversation import conversation_blueprint
 from bot.web.officials import OfficialsServices, register_officials
-from bot.web.security import SessionSigner, load_secret
+from bot.web.security import (
+    SessionSigner,
+    load_secret,
+    register_security_headers,
+    security_headers,
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 
@@ -46,13 +51,16 @@ def create_app(
         autoescape=select_autoescape(["html", "xml"]),
     )
     app.static("/static", WEB_DIR / "static", name="static")
+    # The widget on the demo page talks to this Rasa server (socket.io); the CSP allows it.
+    rasa_url = os.environ.get("LOTSEN_PUBLIC_RASA_URL", "http://localhost:5005")
+    secure_cookies = os.environ.get("LOTSEN_SECURE_COOKIES", "") == "1"
+    register_security_headers(app, security_headers([rasa_url], tls=secure_cookies))
     app.blueprint(conversation_blueprint(settings.tracker_store_url))
 
     @app.get("/")
     async def index(request: Request) -> HTTPResponse:
         knowledge = get_knowledge()
         centre = knowledge.units[knowledge.contact_centre]
-        rasa_url = os.environ.get("LOTSEN_PUBLIC_RASA_URL", "http://localhost:5005")
         return html(
             templates.get_template("index.html").render(
                 centre=centre, demo=knowledge.demo, rasa_url=rasa_url
@@ -95,7 +103,7 @@ def create_app(
             signer=SessionSigner(load_secret(settings.var_dir)),
             templates=templates,
             login_delay=login_delay,
-            secure_cookies=os.environ.get("LOTSEN_SECURE_COOKIES", "") == "1",
+            secure_cookies=secure_cookies,
         ),
     )
     return app

@@ -68,6 +68,7 @@ EVENT_SV = {
     "noted": "Anteckning",
     "closed": "Avslutat",
     "reopened": "Öppnat igen",
+    "anonymised": "Anonymiserat (gallring)",
 }
 SORT_SV = {
     "newest": "Nyast först",
@@ -78,16 +79,9 @@ SORT_SV = {
 }
 PERIOD_SV = {"week": "Vecka", "month": "Månad"}
 GROUPING_SV = {"unit": "Enhet", "topic": "Ämne", "unit_topic": "Enhet och ämne"}
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
+# CSP, framing, nosniff and referrer headers are added to every page of the web app
+# (bot.web.security.register_security_headers); the officials' pages are also never cached.
+SECURITY_HEADERS = {"Cache-Control": "no-store"}
 
 Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
