@@ -101,6 +101,35 @@ def _due_soon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    from bot.db import get_engine
+    from bot.retention import run_retention
+    from bot.transcripts import create_tracker_engine
+
+    settings = get_settings()
+    tracker = create_tracker_engine(settings.tracker_store_url)
+    if tracker is not None and tracker.dialect.name == "sqlite":
+        # create_tracker_engine opens SQLite read-only; retention deletes.
+        from sqlalchemy.future import create_engine
+
+        tracker.dispose()
+        tracker = create_engine(settings.tracker_store_url)
+    result = run_retention(
+        get_engine(settings.database_url),
+        tracker,
+        conversation_days=args.conversation_days,
+        case_months=args.case_months,
+        dry_run=args.dry_run,
+    )
+    verb = "would be" if result.dry_run else "were"
+    print(
+        f"{result.conversations_deleted} conversations without a case {verb} deleted "
+        f"({result.events_deleted} events); {result.cases_anonymised} closed cases {verb} "
+        "anonymised."
+    )
+    return 0
+
+
 def _build_spacy(args: argparse.Namespace) -> int:
     from bot.spacy_sv import build_pipeline, pipeline_dir
 
@@ -184,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--hours", type=float, default=4.0)
     due.add_argument("--json", action="store_true", help="print JSON for scripts")
     due.set_defaults(func=_due_soon)
+    retention = sub.add_parser(
+        "retention",
+        help="delete old conversations without a case, anonymise old closed cases",
+        description="The periods are the municipality's decision (dokumenthanteringsplan).",
+    )
+    retention.add_argument("--conversation-days", type=int, required=True)
+    retention.add_argument("--case-months", type=int, required=True)
+    retention.add_argument("--dry-run", action="store_true", help="count only, change nothing")
+    retention.set_defaults(func=_retention)
     web = sub.add_parser("web", help="serve the web app")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
