@@ -38,8 +38,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -196,9 +198,26 @@ def _project_model(model: Path | None) -> Path:
 
 def _stock_project(workdir: Path) -> Path:
     project = workdir / "stock-assistant"
+    project.mkdir()  # rasa init --no-prompt wants an existing directory
     subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=workdir,
                    env=bench_env(), check=True, capture_output=True)  # fmt: skip
     return project
+
+
+def endpoints_for(system: str, action_port: int, tracker_db: Path) -> dict[str, Any]:
+    """Endpoints of a system: its action server port and a temporary SQLite tracker store.
+
+    The project keeps its own tracker store class from endpoints.yml (it masks personal data);
+    the stock assistant gets Rasa's SQLTrackerStore.
+    """
+    store: dict[str, Any] = {"type": "SQL"}
+    if system == "project":
+        store = dict(yaml.safe_load((REPO / "endpoints.yml").read_text())["tracker_store"])
+    store.update({"dialect": "sqlite", "db": str(tracker_db)})
+    return {
+        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
+        "tracker_store": store,
+    }
 
 
 @contextmanager
@@ -211,8 +230,7 @@ def serving(system: str, workdir: Path, model: Path | None) -> Iterator[Servers]
     action_port, rasa_port = free_port(), free_port()
     endpoints = run_dir / "endpoints.yml"
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {run_dir / 'tracker.db'}\n"
+        yaml.safe_dump(endpoints_for(system, action_port, run_dir / "tracker.db"), sort_keys=False)
     )
     env = bench_env(SANIC_HOST="127.0.0.1", LOTSEN_VAR_DIR=str(run_dir))
     case_db: Path | None = None

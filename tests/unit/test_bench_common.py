@@ -130,3 +130,15 @@ def test_load_summary_computes_rate_percentiles_and_ratio_to_stock() -> None:
     project = load.Row("project", 20, 12, 2.0, 20.0, 30.0, 40.0, 0, 2, 1, {"rasa": 500.0})
     text = load.table([stock, project])
     assert "| project | 20 | 12 | 6.0 | 3.00 | 20 | 30 | 40 | 0 | 1 | 500 | 0 |" in text
+
+
+def test_load_endpoints_keep_the_project_tracker_store_class_on_a_temporary_file(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "tracker.db"
+    project = load.endpoints_for("project", 5055, db)
+    stock = load.endpoints_for("stock", 5056, db)
+    assert project["tracker_store"]["db"] == stock["tracker_store"]["db"] == str(db)
+    assert project["tracker_store"]["type"] != "in_memory"
+    assert stock["tracker_store"]["type"] == "SQL"
+    assert stock["action_endpoint"]["url"] == "http://127.0.0.1:5056/webhook"
