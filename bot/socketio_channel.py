@@ -46,7 +46,7 @@ class SocketIOInput(RasaSocketIOInput):
         assert sio is not None  # set by the parent's blueprint()
         rasa_handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
 
-        async def user_uttered(sid: str, data: Any) -> None:
+        async def user_uttered(sid: str, data: Any = None, *_extra: Any) -> None:
             if (
                 not isinstance(data, dict)
                 or not isinstance(data.get("message", ""), str)
@@ -59,7 +59,7 @@ class SocketIOInput(RasaSocketIOInput):
 
         sio.on(self.user_message_evt, namespace=self.namespace)(user_uttered)
 
-        async def session_request(sid: str, data: dict[str, Any] | None) -> None:
+        async def session_request(sid: str, data: Any = None, *_extra: Any) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = data.get("session_id")
             if not isinstance(session_id, str) or not session_id:
