@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.cases import CaseRecord, NewCase
 from bot.knowledge import Knowledge, fold
-from bot.privacy import mask_personnummer
+from bot.privacy import CONTACT_FORM_SLOTS, mask_personnummer
 from bot.replies import canonical_permit_type
 from bot.validation import (
     MAX_DESCRIPTION_LENGTH,
@@ -24,16 +24,7 @@ from bot.validation import (
 )
 
 SKIPPED = "ej angivet"
-FORM_SLOTS = (
-    "contact_name",
-    "company_name",
-    "org_number",
-    "contact",
-    "contact_email",
-    "contact_phone",
-    "description",
-    "consent",
-)
+FORM_SLOTS = CONTACT_FORM_SLOTS
 _SKIP_WORDS = {
     "hoppa over", "hoppa", "skip", "nej", "inget", "ingen", "har inget", "har inte",
     "vet inte", "saknas", "", "inget an", "har inget an", "nej tack",

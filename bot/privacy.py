@@ -105,20 +105,19 @@ def mask_strings(value: Any, mask: Callable[[str], str]) -> Any:
 FORMS = frozenset({"contact_form", "case_status_form"})
 """Forms whose answers the case needs: e-mail addresses and phone numbers in them are kept."""
 
-FORM_SLOTS = frozenset(
-    {
-        "contact_name",
-        "company_name",
-        "org_number",
-        "contact",
-        "contact_email",
-        "contact_phone",
-        "description",
-        "consent",
-        "case_ref",
-        "status_contact",
-    }
+CONTACT_FORM_SLOTS = (
+    "contact_name",
+    "company_name",
+    "org_number",
+    "contact",
+    "contact_email",
+    "contact_phone",
+    "description",
+    "consent",
 )
+"""Slots of the contact form (and the e-mail/phone split of its answer)."""
+
+FORM_SLOTS = frozenset({*CONTACT_FORM_SLOTS, "case_ref", "status_contact"})
 """Slots filled by those forms: e-mail addresses and phone numbers in their values are kept."""
 
 
