@@ -10,7 +10,6 @@ import json
 import math
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import time
@@ -252,13 +251,6 @@ def peak_rss_mib(pid: int) -> float:
 
 
 # --- Servers on loopback ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 240) -> None:

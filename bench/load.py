@@ -49,13 +49,13 @@ from bench._common import (
     RASA,
     REPO,
     bench_env,
-    free_port,
     peak_rss_mib,
     percentile,
     stop,
     wait_for,
 )
 from bench.reliability import DESCRIPTION, OPENING, next_message
+from bot.stack import free_port
 
 STOCK_SCRIPT = ("hello", "I am sad", "yes", "bye")
 REQUEST_TIMEOUT = 120.0

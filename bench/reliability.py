@@ -502,8 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     failed = [c for c in report.conversations if not c.reference]
     for conversation in failed[:10]:
-        print(f"not completed: {conversation.sender}: {conversation.error} "
-              f"{conversation.unexpected[-2:]}")
+        print(
+            f"not completed: {conversation.sender}: {conversation.error} "
+            f"{conversation.unexpected[-2:]}"
+        )
     return 0 if report.ok else 1
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import RASA, REPO, bench_env, free_port, stop, wait_for
+from bench._common import RASA, REPO, bench_env, stop, wait_for
+from bot.stack import free_port
 
 NEW_EXAMPLES = {
     "full": "måste vi ha [bygglov](permit_type) för en ny cykelverkstad i containern på gården",

@@ -7,7 +7,6 @@ from the origin of the web app that the browser tests start (``Services.web_url`
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from bot.db import migrate
+from bot.stack import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).with_name("rasa"))
@@ -30,12 +30,6 @@ BASE_ENV = {
 }
 # The project's store (endpoints.yml): Rasa's SQL store that masks personal data before storing.
 TRACKER_STORE_TYPE = "bot.tracker_store.MaskingSQLTrackerStore"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from bot.accounts import UserRepository
 from bot.cases import CaseRepository, NewCase
 from bot.db import create_db_engine, migrate
 from bot.models import utcnow
+from bot.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("LOTSEN_CHROMIUM", "/usr/bin/chromium"))
@@ -38,12 +38,6 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "webbläsar-lösenord-1"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _seed(var: Path) -> None:
@@ -98,7 +92,7 @@ def officials_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("officials") / "var"
     var.mkdir()
     _seed(var)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LOTSEN_VAR_DIR": str(var),

@@ -129,13 +129,22 @@ def test_backup_and_restore_with_pg_dump_and_pg_restore(
     # The commands of docs/operations.md.
     subprocess.run(
         [postgres_bin("pg_dump"), "--format=custom", f"--file={backup}", source],
-        env=env, check=True, capture_output=True,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     postgres.create_database("restored")
     subprocess.run(
-        [postgres_bin("pg_restore"), "--dbname=restored", "--no-owner", "--exit-on-error",
-         str(backup)],
-        env=env, check=True, capture_output=True,
+        [
+            postgres_bin("pg_restore"),
+            "--dbname=restored",
+            "--no-owner",
+            "--exit-on-error",
+            str(backup),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     restored_engine = create_db_engine(postgres.url("restored"))
     restored = CaseRepository(restored_engine)
