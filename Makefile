@@ -53,12 +53,15 @@ setup: venv spacy check-knowledge seed model var/rasa-api-token
 
 run: setup
 	@echo ""
-	@echo "  Demo municipal page and officials' app:  http://localhost:8000"
+	@echo "  Demo municipal page with the chat widget: http://localhost:8000"
+	@echo "  Officials' app:                           http://localhost:8000/handlaggare"
+	@echo "    (first admin: .venv/bin/lotsen create-admin --email you@kommun.se --name 'Namn')"
 	@echo "  Rasa server (REST, socket.io):            http://localhost:5005  (REST: /webhooks/rest/webhook)"
 	@echo "  Action server (localhost only):           http://127.0.0.1:5055"
 	@echo "  Ctrl-C stops them all."
 	@echo ""
-	RASA_API_TOKEN=$$(cat var/rasa-api-token) $(BIN)/honcho start -f Procfile
+	RASA_API_TOKEN=$$(cat var/rasa-api-token) PYTHONWARNINGS=ignore::DeprecationWarning \
+	  $(BIN)/honcho start -f Procfile
 
 lint: venv
 	$(BIN)/ruff check bot actions tests bench

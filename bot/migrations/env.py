@@ -10,6 +10,12 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch migrations rebuild SQLite tables (copy, drop, rename); with foreign keys
+        # enforced, dropping a referenced table fails once it holds rows. The pragma only
+        # works outside a transaction, so it is set before the migration's transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -64,3 +64,29 @@ def test_an_empty_database_differs_from_the_models(tmp_path: Path) -> None:
         assert schema_diff(engine) != []  # the comparison above can fail
     finally:
         engine.dispose()
+
+
+def test_upgrade_keeps_cases_and_events_stored_by_the_first_revision(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    migrate(url, "0001")
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO cases (id, reference, year, sequence, idempotency_key, topic, unit,"
+            " contact_name, company_name, description, conversation_id, status, created_at)"
+            " VALUES (1, 'NL-2026-0001', 2026, 1, 'k', 'permit', 'bygglov', 'A', 'B', 'C',"
+            " 'c', 'open', '2026-11-27 08:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO case_events (case_id, kind, actor, created_at)"
+            " VALUES (1, 'created', 'bot', '2026-11-27 08:00:00')"
+        )
+    migrate(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT reference FROM cases").scalar_one() == (
+            "NL-2026-0001"
+        )
+        assert connection.exec_driver_sql("SELECT count(*) FROM case_events").scalar_one() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    engine.dispose()
+    assert schema_diff(create_db_engine(url)) == []
