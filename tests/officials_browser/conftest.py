@@ -20,22 +20,16 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.accounts import UserRepository
 from bot.cases import CaseRepository, NewCase
 from bot.db import create_db_engine, migrate
 from bot.models import utcnow
 from bot.stack import free_port
+from tests.browser import launch_chromium
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("LOTSEN_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 PASSWORD = "webbläsar-lösenord-1"
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -133,20 +127,9 @@ def officials_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless (package-scoped: Playwright's sync API holds an event loop)."""
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """Debian's Chromium, headless, for this package."""
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
