@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import intake, replies
 from bot.knowledge import Knowledge, get_knowledge
 from bot.models import utcnow
+from bot.permit_matcher import canonical as canonical_permit_type
 from bot.services import case_repository
 from bot.validation import parse_plot_size
 from bot.worktime import STOCKHOLM, add_working_days, format_date_sv
@@ -59,7 +60,7 @@ class ActionAnswerPermit(Action):
     ) -> list[EventType]:
         """Explain the recognised permit and offer to register the enquiry."""
         knowledge = get_knowledge()
-        permit_type = replies.canonical_permit_type(_latest_entity(tracker, "permit_type"))
+        permit_type = canonical_permit_type(_latest_entity(tracker, "permit_type"))
         events: list[EventType] = [SlotSet("topic", "permit"), SlotSet("permit_type", permit_type)]
         info = knowledge.permit(permit_type) if permit_type else None
         if info is None:

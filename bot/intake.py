@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.cases import CaseRecord, NewCase
 from bot.knowledge import Knowledge, fold
+from bot.permit_matcher import canonical as canonical_permit_type
 from bot.privacy import CONTACT_FORM_SLOTS, mask_personnummer
-from bot.replies import canonical_permit_type
 from bot.validation import (
     MAX_DESCRIPTION_LENGTH,
     OrgNumberIsPersonnummerError,

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bot.replies import canonical_permit_type
+from bot.permit_matcher import canonical as canonical_permit_type
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from bot.knowledge import PERMIT_TYPES
+from bot.knowledge import PERMIT_TYPES, fold
 
 MIN_KEYWORD_LENGTH = 4
 FUZZY_MIN_LENGTH = 8
@@ -32,9 +32,21 @@ def fold_keep_length(text: str) -> str:
     return "".join(unicodedata.normalize("NFKD", ch)[:1].lower() or ch for ch in text)
 
 
-def canonical(value: str) -> str | None:
-    """Return the contract's permit type for a value, or None."""
-    key = fold_keep_length(value).strip().replace(" ", "_").replace("-", "_")
+def canonical(value: str | None) -> str | None:
+    """Map a ``permit_type`` value to the contract's canonical name.
+
+    The NLU's synonym mapper does most of this; this also accepts spellings such as
+    ``Serveringstillstånd``, ``brandfarlig vara`` or ``brandfarlig-vara``.
+
+    Args:
+        value: The entity value, or None.
+
+    Returns:
+        One of :data:`bot.knowledge.PERMIT_TYPES`, or None when it matches none.
+    """
+    if not value:
+        return None
+    key = fold(value).replace(" ", "_")
     return key if key in PERMIT_TYPES else None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from bot.knowledge import PERMIT_TYPES, Knowledge, PermitInfo, Plot, Unit, fold
+from bot.knowledge import Knowledge, PermitInfo, Plot, Unit
 from bot.worktime import STOCKHOLM, format_date_sv
 
 MAX_PLOTS_SHOWN = 5
@@ -39,24 +39,6 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = ()
-
-
-def canonical_permit_type(value: str | None) -> str | None:
-    """Map an extracted ``permit_type`` value to the canonical name from the contract.
-
-    The NLU's synonym mapper does most of this; this catches spellings it missed, such as
-    ``Serveringstillstånd`` or ``brandfarlig vara``.
-
-    Args:
-        value: The entity value, or None.
-
-    Returns:
-        One of :data:`bot.knowledge.PERMIT_TYPES`, or None when it matches none.
-    """
-    if not value:
-        return None
-    key = fold(value).replace(" ", "_")
-    return key if key in PERMIT_TYPES else None
 
 
 def format_number(value: int) -> str:

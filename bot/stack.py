@@ -176,8 +176,7 @@ class Postgres:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} "
-            "-c max_connections=300"
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c max_connections=300"
         )
         self._run(
             postgres_bin("pg_ctl"),
@@ -222,7 +221,10 @@ class Postgres:
         if not name.replace("_", "").isalnum():
             raise ValueError(name)
         connection = psycopg2.connect(
-            host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            password=self.password,
             dbname="postgres",
         )
         try:
@@ -490,7 +492,7 @@ class Stack:
         _secret_file(
             config,
             f"port {self.redis_port}\nbind 127.0.0.1\nprotected-mode yes\n"
-            f"requirepass {self.redis_password}\nsave \"\"\nappendonly no\n"
+            f'requirepass {self.redis_password}\nsave ""\nappendonly no\n'
             f"dir {redis_dir}\n",
         )
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -500,9 +502,7 @@ class Stack:
         deadline = time.monotonic() + 30
         import redis
 
-        client = redis.Redis(
-            host="127.0.0.1", port=self.redis_port, password=self.redis_password
-        )
+        client = redis.Redis(host="127.0.0.1", port=self.redis_port, password=self.redis_password)
         while True:
             try:
                 client.ping()
@@ -566,13 +566,25 @@ class Stack:
             self._add(
                 name,
                 [
-                    RASA, "run", "-m", str(self.model),
-                    "--endpoints", str(DEPLOY / "endpoints.prod.yml"),
-                    "--credentials", str(DEPLOY / "credentials.prod.yml"),
-                    "--logging-config-file", str(DEPLOY / "logging.yml"),
-                    "-i", "127.0.0.1", "-p", str(port),
-                    "--enable-api", "--auth-token", self.rasa_token,
-                    "--cors", f"http://127.0.0.1:{self.public_port}",
+                    RASA,
+                    "run",
+                    "-m",
+                    str(self.model),
+                    "--endpoints",
+                    str(DEPLOY / "endpoints.prod.yml"),
+                    "--credentials",
+                    str(DEPLOY / "credentials.prod.yml"),
+                    "--logging-config-file",
+                    str(DEPLOY / "logging.yml"),
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "--enable-api",
+                    "--auth-token",
+                    self.rasa_token,
+                    "--cors",
+                    f"http://127.0.0.1:{self.public_port}",
                     f"http://localhost:{self.public_port}",
                 ],
                 f"http://127.0.0.1:{port}/health",
@@ -580,8 +592,16 @@ class Stack:
         if self.with_web:
             self._add(
                 "web",
-                [sys.executable, "-m", "bot.cli", "web", "--host", "127.0.0.1",
-                 "--port", str(web_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "web",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(web_port),
+                ],
                 f"http://127.0.0.1:{web_port}/health",
             )
         conf = self._nginx_conf(rasa_ports, action_ports, web_port)
@@ -649,7 +669,10 @@ def running_stack(
     pg_base = Path(tempfile.mkdtemp(prefix="lotsen-pg-"))
     os.chmod(pg_base, 0o700)
     stack = Stack(
-        workdir=work, pg_base=pg_base, model=model or newest_model(), **options  # type: ignore[arg-type]
+        workdir=work,
+        pg_base=pg_base,
+        model=model or newest_model(),
+        **options,  # type: ignore[arg-type]
     )
     try:
         stack.start()

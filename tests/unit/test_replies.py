@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import PERMIT_TYPES, Knowledge, load_knowledge
+from bot.permit_matcher import canonical as canonical_permit_type
 from bot.replies import (
     COMMON_PERMITS,
     ask_which_permit,
-    canonical_permit_type,
     format_number,
     human_contact_answer,
     permit_answer,
