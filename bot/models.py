@@ -145,3 +145,12 @@ class LoginThrottle(Base):  # type: ignore[misc,valid-type]
     failures = Column(Integer, nullable=False, default=0)
     first_failure_at = Column(UTCDateTime(), nullable=False)
     locked_until = Column(UTCDateTime(), nullable=True)
+
+
+# --- Issue 5: NLU inbox (revision 0005) ---
+
+
+# --- Issue 5: model registry and trainings (revision 0006) ---
+
+
+# --- Issue 8: audit of one person's export and erasure (revision 0007) ---

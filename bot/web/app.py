@@ -93,7 +93,7 @@ def create_app(
     # client's address instead of the proxy's.
     app.config.PROXIES_COUNT = int(os.environ.get("LOTSEN_PROXIES_COUNT", "0") or 0)
     engine = get_engine(settings.database_url)
-    register_officials(
+    pages = register_officials(
         app,
         OfficialsServices(
             cases=CaseRepository(engine),
@@ -106,4 +106,6 @@ def create_app(
             secure_cookies=secure_cookies,
         ),
     )
+    # Further officials' pages register here with ``pages`` (render + role guard).
+    del pages
     return app

@@ -51,6 +51,7 @@ LOGIN_PATH = f"{PREFIX}/logga-in"
 CASE_ROLES = frozenset({"official", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
 ALL_ROLES = frozenset({"official", "trainer", "admin"})
+TRAINER_ROLES = frozenset({"trainer", "admin"})
 
 TOPIC_SV = {
     "permit": "Lov och tillstånd",
@@ -111,6 +112,23 @@ class OfficialsServices:
     login_delay: float = 1.0
     secure_cookies: bool = False
     now: Callable[[], dt.datetime] = utcnow
+
+
+@dataclasses.dataclass(frozen=True)
+class OfficialsPages:
+    """What other parts of the officials' app use to add their pages under ``/handlaggare``.
+
+    The session, CSRF check and security headers come from the app's middleware; a module that
+    adds pages (the NLU inbox, the model registry) only renders and guards its handlers.
+
+    Attributes:
+        render: ``render(request, template, status=200, **context)`` renders
+            ``templates/officials/<template>`` with the user, CSRF token and common labels.
+        require: ``@require(roles)`` lets only logged-in users with one of the roles in.
+    """
+
+    render: Callable[..., HTTPResponse]
+    require: Callable[[frozenset[str]], Callable[[Handler], Handler]]
 
 
 def scope_for(user: UserRecord) -> CaseScope:
@@ -212,12 +230,15 @@ def parse_figure_query(args: Mapping[str, Any]) -> FigureQuery:
     )
 
 
-def register_officials(app: Sanic, services: OfficialsServices) -> None:
+def register_officials(app: Sanic, services: OfficialsServices) -> OfficialsPages:
     """Add the officials' app routes and middleware to a Sanic app.
 
     Args:
         app: The app.
         services: Repositories, signer and templates.
+
+    Returns:
+        The renderer and role guard, for modules that add further pages.
     """
     signer = services.signer
 
@@ -560,6 +581,8 @@ def register_officials(app: Sanic, services: OfficialsServices) -> None:
             (*GROUPINGS[query.grouping], "period"),
         )
         return await _send_csv(request, "statistik.csv", FIGURE_CSV_HEADER, map(_figure_row, rows))
+
+    return OfficialsPages(render=render, require=require)
 
 
 CASE_CSV_HEADER = (
