@@ -18,12 +18,35 @@ class Settings:
         tracker_store_url: SQLAlchemy URL of Rasa's tracker store (read by the web app).
         var_dir: Directory for SQLite files and other local state.
         models_dir: Directory for trained models and the Swedish spaCy pipeline.
+        project_dir: The Rasa project (``data/``, ``domain.yml``, ``config.yml``); tests use a
+            temporary copy.
+        heldout_file: The held-out NLU test file, never trained on.
+        inbox_confidence: User messages the model understood with less confidence land in the
+            NLU inbox.
     """
 
     database_url: str
     tracker_store_url: str
     var_dir: Path
     models_dir: Path
+    project_dir: Path = REPO_ROOT
+    heldout_file: Path = REPO_ROOT / "tests" / "nlu" / "heldout.yml"
+    inbox_confidence: float = 0.6
+
+    @property
+    def data_dir(self) -> Path:
+        """Path: The training data (``data/`` of the project)."""
+        return self.project_dir / "data"
+
+    @property
+    def domain_file(self) -> Path:
+        """Path: The project's ``domain.yml``."""
+        return self.project_dir / "domain.yml"
+
+    @property
+    def config_file(self) -> Path:
+        """Path: The project's ``config.yml`` (pipeline and policies)."""
+        return self.project_dir / "config.yml"
 
 
 def get_settings() -> Settings:
@@ -36,9 +59,16 @@ def get_settings() -> Settings:
     models_dir = Path(os.environ.get("LOTSEN_MODELS_DIR", REPO_ROOT / "models"))
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'cases.db'}"
     tracker_store_url = os.environ.get("TRACKER_STORE_URL") or f"sqlite:///{var_dir / 'tracker.db'}"
+    project_dir = Path(os.environ.get("LOTSEN_PROJECT_DIR", REPO_ROOT))
+    heldout_file = os.environ.get("LOTSEN_HELDOUT_FILE")
     return Settings(
         database_url=database_url,
         tracker_store_url=tracker_store_url,
         var_dir=var_dir,
         models_dir=models_dir,
+        project_dir=project_dir,
+        heldout_file=(
+            Path(heldout_file) if heldout_file else project_dir / "tests" / "nlu" / "heldout.yml"
+        ),
+        inbox_confidence=float(os.environ.get("LOTSEN_INBOX_CONFIDENCE") or 0.6),
     )
