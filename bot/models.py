@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -148,6 +149,54 @@ class LoginThrottle(Base):  # type: ignore[misc,valid-type]
 
 
 # --- Issue 5: NLU inbox (revision 0005) ---
+
+
+class InboxMessage(Base):  # type: ignore[misc,valid-type]
+    """A user message the bot misunderstood (or an official flagged), and its annotation.
+
+    The text is masked (personnummer, e-mail, phone) before it is stored. ``shape`` groups
+    near-duplicates; ``status`` is ``open`` (in the inbox), ``annotated`` (a training example),
+    ``irrelevant`` (dismissed), ``conflict`` (held: the same shape has two labels) or
+    ``heldout`` (the text is in the held-out test file and never becomes training data).
+    """
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        Index("ix_inbox_messages_status_shape", "status", "shape_key"),
+        Index("ix_inbox_messages_shape_status", "shape_key", "status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    message_key = Column(String(64), nullable=False, unique=True)  # conversation + time
+    sender_id = Column(String(255), nullable=False, index=True)
+    text = Column(Text, nullable=False)
+    shape = Column(Text, nullable=False)
+    shape_key = Column(String(32), nullable=False)
+    reason = Column(String(16), nullable=False)
+    predicted_intent = Column(String(64), nullable=True)
+    confidence = Column(Float, nullable=True)
+    predicted_permit_type = Column(String(40), nullable=True)
+    predicted_permit_span = Column(String(200), nullable=True)
+    received_at = Column(UTCDateTime(), nullable=False)
+    collected_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    flagged_by = Column(String(200), nullable=True)
+    status = Column(String(16), nullable=False, default="open")
+    intent = Column(String(64), nullable=True)
+    permit_type = Column(String(40), nullable=True)
+    permit_start = Column(Integer, nullable=True)
+    permit_end = Column(Integer, nullable=True)
+    annotated_by = Column(String(200), nullable=True)
+    annotated_at = Column(UTCDateTime(), nullable=True)
+
+
+class InboxCursor(Base):  # type: ignore[misc,valid-type]
+    """How far the inbox has read a source (the tracker store's ``events.id``)."""
+
+    __tablename__ = "inbox_cursor"
+
+    source = Column(String(32), primary_key=True)
+    last_event_id = Column(Integer, nullable=False, default=0)
+    updated_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
 # --- Issue 5: model registry and trainings (revision 0006) ---
