@@ -202,4 +202,93 @@ class InboxCursor(Base):  # type: ignore[misc,valid-type]
 # --- Issue 5: model registry and trainings (revision 0006) ---
 
 
+TRAINING_STATUSES: tuple[str, ...] = ("queued", "training", "trained", "failed")
+"""Life of a registry model: waiting for its worker, training, trained (usable) or failed."""
+
+
+class NluModel(Base):  # type: ignore[misc,valid-type]
+    """A model of the registry: one training run and the archive it produced under models/."""
+
+    __tablename__ = "nlu_models"
+
+    id = Column(Integer, primary_key=True)
+    file_name = Column(String(200), nullable=True, unique=True)
+    status = Column(String(16), nullable=False, default="queued")
+    # 1 while queued or training, NULL otherwise: the unique constraint lets one run at a time.
+    running_slot = Column(Integer, nullable=True, unique=True)
+    started_by = Column(String(200), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    started_at = Column(UTCDateTime(), nullable=True)
+    finished_at = Column(UTCDateTime(), nullable=True)
+    worker_pid = Column(Integer, nullable=True)
+    phase = Column(String(80), nullable=True)
+    epoch = Column(Integer, nullable=True)
+    epochs = Column(Integer, nullable=True)
+    epochs_started_at = Column(UTCDateTime(), nullable=True)
+    failure_reason = Column(Text, nullable=True)
+    git_commit = Column(String(64), nullable=True)
+    data_hash = Column(String(64), nullable=True)
+    rasa_model_id = Column(String(64), nullable=True, index=True)
+    size_bytes = Column(Integer, nullable=True)
+
+
+class NluModelEvaluation(Base):  # type: ignore[misc,valid-type]
+    """Scores and predictions of a registry model on one data set (held-out file or inbox)."""
+
+    __tablename__ = "nlu_model_evaluations"
+    __table_args__ = (Index("ix_nlu_model_evaluations_model_dataset", "model_id", "dataset"),)
+
+    id = Column(Integer, primary_key=True)
+    model_id = Column(Integer, ForeignKey("nlu_models.id", ondelete="CASCADE"), nullable=False)
+    dataset = Column(String(16), nullable=False)
+    dataset_hash = Column(String(64), nullable=False)
+    examples = Column(Integer, nullable=False)
+    intent_accuracy = Column(Float, nullable=False)
+    macro_f1 = Column(Float, nullable=False)
+    report = Column(Text, nullable=False)  # JSON: the predictions, see bot.nlu_eval.NluReport
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class NluModelActivation(Base):  # type: ignore[misc,valid-type]
+    """Append-only history of which model the Rasa servers serve: who switched, when, why."""
+
+    __tablename__ = "nlu_model_activations"
+
+    id = Column(Integer, primary_key=True)
+    model_id = Column(
+        Integer, ForeignKey("nlu_models.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    previous_model_id = Column(
+        Integer, ForeignKey("nlu_models.id", ondelete="RESTRICT"), nullable=True
+    )
+    kind = Column(String(16), nullable=False)  # activate, rollback
+    actor = Column(String(200), nullable=False)
+    override_reason = Column(Text, nullable=True)
+    servers = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+
 # --- Issue 8: audit of one person's export and erasure (revision 0007) ---
+
+
+class PersonRequest(Base):  # type: ignore[misc,valid-type]
+    """Audit of an export or erasure of one person's data (GDPR art. 15/17).
+
+    The person's e-mail or phone number is never stored in clear: only a keyed hash (to see
+    that two requests concern the same person) and a masked form for the admin.
+    """
+
+    __tablename__ = "person_requests"
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)  # export | erase
+    actor = Column(String(200), nullable=False)
+    subject_hash = Column(String(64), nullable=False, index=True)
+    subject_masked = Column(String(200), nullable=False)
+    cases = Column(Integer, nullable=False, default=0)
+    conversations = Column(Integer, nullable=False, default=0)
+    tracker_events = Column(Integer, nullable=False, default=0)
+    inbox_items = Column(Integer, nullable=False, default=0)
+    case_references = Column(Text, nullable=False, default="")
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)

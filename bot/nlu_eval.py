@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.permit_matcher import canonical as canonical_permit_type
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldExample:
+    """A message with its right intent and ``permit_type`` (held-out file or annotated inbox)."""
+
+    text: str
+    intent: str
+    permit_type: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +90,187 @@ class NluReport:
             "confusions": self.confusions(),
         }
 
+    def to_json(self) -> str:
+        """The predictions as JSON, for storing a report (see :meth:`from_json`)."""
+        return json.dumps([dataclasses.astuple(p) for p in self.predictions], ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> NluReport:
+        """Rebuild a report stored with :meth:`to_json`.
+
+        Args:
+            text: The stored JSON.
+
+        Returns:
+            The report.
+        """
+        rows = json.loads(text)
+        return cls(
+            tuple(
+                Prediction(str(t), str(i), str(pi), float(c), pt, tuple(pts))
+                for t, i, pi, c, pt, pts in rows
+            )
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangedPrediction:
+    """An example two models predict differently."""
+
+    text: str
+    intent: str
+    old: str
+    new: str
+
+    @property
+    def fixed(self) -> bool:
+        """Whether the new model is right where the old one was wrong."""
+        return self.new == self.intent != self.old
+
+    @property
+    def broken(self) -> bool:
+        """Whether the new model is wrong where the old one was right."""
+        return self.old == self.intent != self.new
+
+
+@dataclasses.dataclass(frozen=True)
+class NluComparison:
+    """Two models' reports on the examples both were scored on, side by side."""
+
+    old: NluReport
+    new: NluReport
+
+    @property
+    def accuracy_change(self) -> float:
+        """New minus old intent accuracy."""
+        return self.new.intent_accuracy - self.old.intent_accuracy
+
+    @property
+    def macro_f1_change(self) -> float:
+        """New minus old macro-F1."""
+        return self.new.macro_f1 - self.old.macro_f1
+
+    def intent_f1(self) -> list[tuple[str, float, float]]:
+        """(intent, old F1, new F1) for every gold intent."""
+        old, new = self.old.intent_f1(), self.new.intent_f1()
+        return [(intent, old.get(intent, 0.0), new.get(intent, 0.0)) for intent in sorted(new)]
+
+    def confusion_changes(self) -> list[tuple[str, str, int, int]]:
+        """(gold, predicted, old count, new count) of every confusion pair whose count changed.
+
+        Fewer confusions first (got better), then the pairs that got worse.
+        """
+        old = {(g, p): n for g, p, n in self.old.confusions(top=10_000)}
+        new = {(g, p): n for g, p, n in self.new.confusions(top=10_000)}
+        rows = [
+            (g, p, old.get((g, p), 0), new.get((g, p), 0))
+            for g, p in sorted(old.keys() | new.keys())
+            if old.get((g, p), 0) != new.get((g, p), 0)
+        ]
+        return sorted(rows, key=lambda row: (row[3] - row[2], row[0], row[1]))
+
+    def changed_predictions(self) -> list[ChangedPrediction]:
+        """Examples whose predicted intent changed: fixed ones first, then broken ones."""
+        changed = [
+            ChangedPrediction(o.text, o.intent, o.predicted_intent, n.predicted_intent)
+            for o, n in zip(self.old.predictions, self.new.predictions, strict=True)
+            if o.predicted_intent != n.predicted_intent
+        ]
+        return sorted(changed, key=lambda c: (not c.fixed, c.broken, c.intent, c.text))
+
+
+def compare_reports(old: NluReport, new: NluReport) -> NluComparison:
+    """Compare two models on the examples both reports contain (same text and gold intent).
+
+    Args:
+        old: The report of the model in use.
+        new: The report of the candidate.
+
+    Returns:
+        The comparison, on the common examples in the new report's order.
+    """
+    old_by_key = {(p.text, p.intent): p for p in old.predictions}
+    common = [p for p in new.predictions if (p.text, p.intent) in old_by_key]
+    return NluComparison(
+        NluReport(tuple(old_by_key[(p.text, p.intent)] for p in common)), NluReport(tuple(common))
+    )
+
+
+def load_examples(test_file: Path) -> tuple[GoldExample, ...]:
+    """Read the examples of a Rasa NLU YAML file, with canonical ``permit_type`` values.
+
+    Args:
+        test_file: A Rasa NLU file (for example the held-out file).
+
+    Returns:
+        The examples, in file order.
+    """
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(test_file))
+    return tuple(
+        GoldExample(
+            text=str(example.get("text")),
+            intent=str(example.get("intent")),
+            permit_type=next(
+                (
+                    canonical_permit_type(str(e.get("value")))
+                    for e in example.get("entities") or []
+                    if e.get("entity") == "permit_type"
+                ),
+                None,
+            ),
+        )
+        for example in data.intent_examples
+    )
+
+
+async def evaluate_examples(
+    model_path: Path, datasets: Mapping[str, Sequence[GoldExample]]
+) -> dict[str, NluReport]:
+    """Load a model once and score it on several sets of examples.
+
+    Args:
+        model_path: A trained model archive, or a directory (the newest model in it is used).
+        datasets: Examples per data-set name.
+
+    Returns:
+        A report per data-set name.
+    """
+    from rasa.core.agent import Agent
+    from rasa.model import get_local_model
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa's structured debug log would print every message text; keep it to warnings.
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(get_local_model(str(model_path)))
+    return {
+        name: NluReport(tuple([await _predict(agent, example) for example in examples]))
+        for name, examples in datasets.items()
+    }
+
+
+async def _predict(agent: Any, example: GoldExample) -> Prediction:
+    result = await agent.parse_message(example.text)
+    intent = result.get("intent") or {}
+    return Prediction(
+        text=example.text,
+        intent=example.intent,
+        predicted_intent=str(intent.get("name")),
+        confidence=float(intent.get("confidence") or 0.0),
+        permit_type=example.permit_type,
+        predicted_permit_types=_permit_types(result.get("entities", [])),
+    )
+
+
+def _permit_types(entities: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(
+        value
+        for e in entities
+        if e.get("entity") == "permit_type"
+        and (value := canonical_permit_type(str(e.get("value")))) is not None
+    )
+
 
 async def evaluate_model(model_path: Path, test_file: Path) -> NluReport:
     """Parse every example of a held-out file with a model and collect the predictions.
@@ -90,41 +282,5 @@ async def evaluate_model(model_path: Path, test_file: Path) -> NluReport:
     Returns:
         The report.
     """
-    from rasa.core.agent import Agent
-    from rasa.model import get_local_model
-    from rasa.shared.nlu.training_data.loading import load_data
-    from rasa.utils.log_utils import configure_structlog
-
-    # Rasa's structured debug log would print every message text; keep it to warnings.
-    configure_structlog(logging.WARNING)
-    agent = Agent.load(get_local_model(str(model_path)))
-    data = load_data(str(test_file))
-    predictions = []
-    for example in data.intent_examples:
-        text = str(example.get("text"))
-        result = await agent.parse_message(text)
-        gold_permit = next(
-            (
-                canonical_permit_type(str(e.get("value")))
-                for e in example.get("entities") or []
-                if e.get("entity") == "permit_type"
-            ),
-            None,
-        )
-        predicted_permits = tuple(
-            value
-            for e in result.get("entities", [])
-            if e.get("entity") == "permit_type"
-            and (value := canonical_permit_type(str(e.get("value")))) is not None
-        )
-        predictions.append(
-            Prediction(
-                text=text,
-                intent=str(example.get("intent")),
-                predicted_intent=str((result.get("intent") or {}).get("name")),
-                confidence=float((result.get("intent") or {}).get("confidence") or 0.0),
-                permit_type=gold_permit,
-                predicted_permit_types=predicted_permits,
-            )
-        )
-    return NluReport(tuple(predictions))
+    reports = await evaluate_examples(model_path, {"test": load_examples(test_file)})
+    return reports["test"]

@@ -23,6 +23,9 @@ class Settings:
         heldout_file: The held-out NLU test file, never trained on.
         inbox_confidence: User messages the model understood with less confidence land in the
             NLU inbox.
+        rasa_urls: Rasa servers whose model the model registry switches (``PUT /model``).
+        max_accuracy_drop: Largest drop of held-out intent accuracy an activation may bring
+            without an admin's written override.
     """
 
     database_url: str
@@ -32,6 +35,8 @@ class Settings:
     project_dir: Path = REPO_ROOT
     heldout_file: Path = REPO_ROOT / "tests" / "nlu" / "heldout.yml"
     inbox_confidence: float = 0.6
+    rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
+    max_accuracy_drop: float = 0.02
 
     @property
     def data_dir(self) -> Path:
@@ -71,4 +76,34 @@ def get_settings() -> Settings:
             Path(heldout_file) if heldout_file else project_dir / "tests" / "nlu" / "heldout.yml"
         ),
         inbox_confidence=float(os.environ.get("LOTSEN_INBOX_CONFIDENCE") or 0.6),
+        rasa_urls=tuple(
+            url.strip().rstrip("/")
+            for url in (os.environ.get("LOTSEN_RASA_URLS") or "http://127.0.0.1:5005").split(",")
+            if url.strip()
+        ),
+        max_accuracy_drop=float(os.environ.get("LOTSEN_MAX_ACCURACY_DROP") or 0.02),
     )
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables that make :func:`get_settings` return these settings.
+
+    For a child process (the training worker) that must work on the same database and files.
+
+    Args:
+        settings: The settings to hand on.
+
+    Returns:
+        Variable names and values (the database URLs may hold passwords: never log them).
+    """
+    return {
+        "DATABASE_URL": settings.database_url,
+        "TRACKER_STORE_URL": settings.tracker_store_url,
+        "LOTSEN_VAR_DIR": str(settings.var_dir),
+        "LOTSEN_MODELS_DIR": str(settings.models_dir),
+        "LOTSEN_PROJECT_DIR": str(settings.project_dir),
+        "LOTSEN_HELDOUT_FILE": str(settings.heldout_file),
+        "LOTSEN_INBOX_CONFIDENCE": str(settings.inbox_confidence),
+        "LOTSEN_RASA_URLS": ",".join(settings.rasa_urls),
+        "LOTSEN_MAX_ACCURACY_DROP": str(settings.max_accuracy_drop),
+    }
