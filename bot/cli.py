@@ -10,8 +10,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import REPO_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from bot.person_data import PersonDataService
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +107,12 @@ def _due_soon(args: argparse.Namespace) -> int:
 
 def _retention(args: argparse.Namespace) -> int:
     from bot.db import get_engine
-    from bot.retention import run_retention
-    from bot.transcripts import create_tracker_engine
+    from bot.retention import open_tracker_for_deletion, run_retention
 
     settings = get_settings()
-    tracker = create_tracker_engine(settings.tracker_store_url)
-    if tracker is not None and tracker.dialect.name == "sqlite":
-        # create_tracker_engine opens SQLite read-only; retention deletes.
-        from sqlalchemy.future import create_engine
-
-        tracker.dispose()
-        tracker = create_engine(settings.tracker_store_url)
     result = run_retention(
         get_engine(settings.database_url),
-        tracker,
+        open_tracker_for_deletion(settings.tracker_store_url),
         conversation_days=args.conversation_days,
         case_months=args.case_months,
         dry_run=args.dry_run,
@@ -126,6 +122,62 @@ def _retention(args: argparse.Namespace) -> int:
         f"{result.conversations_deleted} conversations without a case {verb} deleted "
         f"({result.events_deleted} events); {result.cases_anonymised} closed cases {verb} "
         "anonymised."
+    )
+    return 0
+
+
+def _person_service() -> PersonDataService:
+    from bot.db import get_engine
+    from bot.person_data import PersonDataService
+    from bot.web.security import load_secret
+
+    settings = get_settings()
+    return PersonDataService(
+        get_engine(settings.database_url),
+        settings.tracker_store_url,
+        load_secret(settings.var_dir),
+    )
+
+
+def _person(args: argparse.Namespace) -> int:
+    from bot.person_data import PersonDataError, Subject, export_json
+
+    try:
+        subject = Subject.parse(args.email, args.phone)
+    except PersonDataError as error:
+        print(error, file=sys.stderr)
+        return 2
+    service = _person_service()
+    actor = f"cli:{getpass.getuser()}"
+    if args.action == "export":
+        document = service.export(subject, actor)
+        stamp = str(document["generated_at"])[:19].replace(":", "")
+        out = Path(args.out or f"personuppgifter-{stamp}.json")
+        # Personal data: readable only by the owner.
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(export_json(document))
+        print(
+            f"Exported {len(document['cases'])} cases and {len(document['conversations'])} "
+            f"conversations about {subject.masked()} to {out}."
+        )
+        return 0
+    match = service.find(subject)
+    summary = (
+        f"{len(match.cases)} cases ({', '.join(match.references) or 'none'}), "
+        f"{len(match.conversation_ids)} conversations, {match.inbox_items} inbox items"
+    )
+    staff = " An officials' account with this e-mail is staff data and is kept." * bool(
+        match.staff_account
+    )
+    if not args.yes:
+        print(f"Would erase {summary} about {subject.masked()}.{staff} Add --yes to erase.")
+        return 1
+    result = service.erase(subject, actor)
+    print(
+        f"Erased: {result.cases_anonymised} cases anonymised, {result.conversations} "
+        f"conversations ({result.tracker_events} events) and {result.inbox_items} inbox items "
+        f"deleted.{staff}"
     )
     return 0
 
@@ -222,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--case-months", type=int, required=True)
     retention.add_argument("--dry-run", action="store_true", help="count only, change nothing")
     retention.set_defaults(func=_retention)
+    person = sub.add_parser(
+        "person",
+        help="export or erase everything stored about one person (GDPR art. 15/17)",
+        description="Find the person by e-mail and/or phone; every run is audited.",
+    )
+    person.add_argument("action", choices=("export", "erase"))
+    person.add_argument("--email", default=None)
+    person.add_argument("--phone", default=None)
+    person.add_argument("--out", default=None, help="export: file to write (mode 0600)")
+    person.add_argument("--yes", action="store_true", help="erase: really erase")
+    person.set_defaults(func=_person)
     web = sub.add_parser("web", help="serve the web app")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)

@@ -17,14 +17,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.future import create_engine
 from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseEvent, utcnow
-from bot.transcripts import EVENTS
+from bot.transcripts import EVENTS, create_tracker_engine
 
 logger = logging.getLogger(__name__)
 
@@ -126,43 +128,17 @@ def run_retention(
     events_deleted = 0
     if not dry_run:
         if tracker_engine is not None:
-            senders = old_conversations + transcripts_of_cases
-            with tracker_engine.begin() as connection:
-                for start in range(0, len(senders), 500):
-                    batch = senders[start : start + 500]
-                    try:
-                        result = connection.execute(
-                            delete(EVENTS).where(EVENTS.c.sender_id.in_(batch))
-                        )
-                    except (OperationalError, ProgrammingError):
-                        break
-                    events_deleted += int(result.rowcount or 0)
+            events_deleted = delete_conversations(
+                tracker_engine, old_conversations + transcripts_of_cases
+            )
         with Session(cases_engine) as session, session.begin():
-            for case in old_cases:
-                session.execute(
-                    update(Case)
-                    .where(Case.id == case.id)
-                    .values(
-                        contact_name=ANONYMISED,
-                        company_name=ANONYMISED,
-                        org_number=None,
-                        contact_email=None,
-                        contact_phone=None,
-                        description=ANONYMISED,
-                    )
-                )
-                session.execute(
-                    update(CaseEvent).where(CaseEvent.case_id == case.id).values(note=None)
-                )
-                session.add(
-                    CaseEvent(
-                        case_id=case.id,
-                        kind="anonymised",
-                        actor=ACTOR,
-                        note=f"Anonymiserat efter {case_months} månader (gallringsbeslut)",
-                        created_at=now,
-                    )
-                )
+            anonymise_cases(
+                session,
+                [case.id for case in old_cases],
+                actor=ACTOR,
+                note=f"Anonymiserat efter {case_months} månader (gallringsbeslut)",
+                now=now,
+            )
     result = RetentionResult(
         conversations_deleted=len(old_conversations),
         events_deleted=events_deleted,
@@ -180,3 +156,79 @@ def run_retention(
         case_months,
     )
     return result
+
+
+def open_tracker_for_deletion(url: str) -> Engine | None:
+    """Open Rasa's tracker store for deleting conversations.
+
+    Args:
+        url: SQLAlchemy URL of the tracker store.
+
+    Returns:
+        A writable engine, or None when the SQLite file does not exist (yet).
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        # create_tracker_engine opens SQLite read-only; here we delete.
+        reader = create_tracker_engine(url)
+        if reader is None:
+            return None
+        reader.dispose()
+        return create_engine(url)
+    return create_tracker_engine(url)
+
+
+def delete_conversations(tracker_engine: Engine, sender_ids: Sequence[str]) -> int:
+    """Delete every tracker-store event of some conversations.
+
+    Args:
+        tracker_engine: Rasa's SQL tracker store, opened writable.
+        sender_ids: The conversations.
+
+    Returns:
+        How many events were deleted (0 when the store has no events table yet).
+    """
+    deleted = 0
+    with tracker_engine.begin() as connection:
+        for start in range(0, len(sender_ids), 500):
+            batch = list(sender_ids[start : start + 500])
+            try:
+                result = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(batch)))
+            except (OperationalError, ProgrammingError):
+                break
+            deleted += int(result.rowcount or 0)
+    return deleted
+
+
+def anonymise_cases(
+    session: Session, case_ids: Sequence[int], actor: str, note: str, now: dt.datetime
+) -> None:
+    """Anonymise cases inside the caller's transaction, keeping what statistics need.
+
+    Name, company and description become :data:`ANONYMISED`; organisation number, e-mail and
+    phone are cleared; the notes of the case's events are cleared; an ``anonymised`` event
+    records who did it and why. Topic, unit, dates and response times stay.
+
+    Args:
+        session: A session with an open transaction.
+        case_ids: Database ids of the cases.
+        actor: Who anonymises (``retention``, or an admin's e-mail).
+        note: Why, for the case history.
+        now: The time of the ``anonymised`` event.
+    """
+    for case_id in case_ids:
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(
+                contact_name=ANONYMISED,
+                company_name=ANONYMISED,
+                org_number=None,
+                contact_email=None,
+                contact_phone=None,
+                description=ANONYMISED,
+            )
+        )
+        session.execute(update(CaseEvent).where(CaseEvent.case_id == case_id).values(note=None))
+        session.add(
+            CaseEvent(case_id=case_id, kind="anonymised", actor=actor, note=note, created_at=now)
+        )

@@ -16,10 +16,12 @@ from bot.cases import CaseRepository
 from bot.dashboard import FigureRepository
 from bot.db import get_engine
 from bot.knowledge import get_knowledge
+from bot.person_data import PersonDataService
 from bot.settings import Settings, get_settings
 from bot.transcripts import TranscriptReader
 from bot.web.conversation import conversation_blueprint
 from bot.web.officials import OfficialsServices, register_officials
+from bot.web.person import register_person
 from bot.web.security import (
     SessionSigner,
     load_secret,
@@ -93,6 +95,7 @@ def create_app(
     # client's address instead of the proxy's.
     app.config.PROXIES_COUNT = int(os.environ.get("LOTSEN_PROXIES_COUNT", "0") or 0)
     engine = get_engine(settings.database_url)
+    secret = load_secret(settings.var_dir)
     pages = register_officials(
         app,
         OfficialsServices(
@@ -100,12 +103,13 @@ def create_app(
             users=UserRepository(engine),
             figures=FigureRepository(engine),
             transcripts=TranscriptReader(settings.tracker_store_url),
-            signer=SessionSigner(load_secret(settings.var_dir)),
+            signer=SessionSigner(secret),
             templates=templates,
             login_delay=login_delay,
             secure_cookies=secure_cookies,
         ),
     )
     # Further officials' pages register here with ``pages`` (render + role guard).
+    register_person(app, pages, PersonDataService(engine, settings.tracker_store_url, secret))
     del pages
     return app
