@@ -244,10 +244,10 @@ async def evaluate_examples(
     # Rasa's structured debug log would print every message text; keep it to warnings.
     configure_structlog(logging.WARNING)
     agent = Agent.load(get_local_model(str(model_path)))
-    return {
-        name: NluReport(tuple([await _predict(agent, example) for example in examples]))
-        for name, examples in datasets.items()
-    }
+    reports = {}
+    for name, examples in datasets.items():
+        reports[name] = NluReport(tuple([await _predict(agent, example) for example in examples]))
+    return reports
 
 
 async def _predict(agent: Any, example: GoldExample) -> Prediction:
