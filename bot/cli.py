@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.settings import REPO_ROOT, get_settings
 
 if TYPE_CHECKING:
+    from bot.model_registry import ModelRecord, ModelRegistry
     from bot.person_data import PersonDataService
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,85 @@ def _eval_nlu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry() -> ModelRegistry:
+    from bot.db import get_engine
+    from bot.model_registry import ModelRegistry
+
+    return ModelRegistry(get_engine(get_settings().database_url))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bot.model_registry import TrainingBusyError
+    from bot.training import (
+        ensure_active_model,
+        progress_line,
+        run_worker,
+        start_training,
+        wait_for_training,
+    )
+
+    settings = get_settings()
+    if args.run is not None:
+        return run_worker(settings, args.run)
+    registry = _registry()
+
+    def show(model: ModelRecord) -> None:
+        print(progress_line(model, registry), flush=True)
+
+    try:
+        if args.if_changed:
+            print(ensure_active_model(settings, registry, show))
+            return 0
+        queued = start_training(settings, f"cli:{getpass.getuser()}", registry)
+    except (TrainingBusyError, RuntimeError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    model = wait_for_training(settings, registry, queued.id, show)
+    if model.status != "trained":
+        print(f"Träningen misslyckades:\n{model.failure_reason}", file=sys.stderr)
+        return 1
+    print(f"Modell {model.id} är tränad: {model.file_name}. Jämför: lotsen models")
+    return 0
+
+
+def _models(_args: argparse.Namespace) -> int:
+    from bot.model_registry import HELDOUT, percent
+
+    registry = _registry()
+    active = registry.active()
+    print("id\tstatus\taktiv\ttestfilen\tstartad av\tfil")
+    for model in registry.models():
+        heldout = registry.evaluation(model.id, HELDOUT)
+        score = percent(heldout.report.intent_accuracy) if heldout else "–"
+        mark = "*" if active is not None and active.id == model.id else ""
+        print(
+            f"{model.id}\t{model.status_sv}\t{mark}\t{score}\t{model.started_by}\t"
+            f"{model.file_name or '–'}"
+        )
+    return 0
+
+
+def _activate(args: argparse.Namespace) -> int:
+    from bot.model_registry import ActivationError, activate
+
+    try:
+        record = activate(
+            get_settings(),
+            _registry(),
+            args.id,
+            f"cli:{getpass.getuser()}",
+            "admin",
+            override_reason=args.override,
+            rollback=args.command == "rollback",
+            reload_servers=not args.offline,
+        )
+    except ActivationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Modell {record.model_id} används nu ({record.servers} Rasa-servrar bytte modell).")
+    return 0
+
+
 def _web(args: argparse.Namespace) -> int:
     from bot.web.app import create_app
 
@@ -285,6 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     person.add_argument("--out", default=None, help="export: file to write (mode 0600)")
     person.add_argument("--yes", action="store_true", help="erase: really erase")
     person.set_defaults(func=_person)
+    train = sub.add_parser("train", help="train a model in the background and wait for it")
+    train.add_argument("--run", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="make model: train and activate only when no model serves the current data",
+    )
+    train.set_defaults(func=_train)
+    sub.add_parser("models", help="list the model registry").set_defaults(func=_models)
+    for name, text in (("activate", "serve a model"), ("rollback", "serve an earlier model")):
+        switch = sub.add_parser(name, help=f"{text} on every Rasa server (PUT /model)")
+        switch.add_argument("id", type=int)
+        switch.add_argument("--override", default=None, help="reason to serve a refused model")
+        switch.add_argument("--offline", action="store_true", help="only set models/active.tar.gz")
+        switch.set_defaults(func=_activate)
     web = sub.add_parser("web", help="serve the web app")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
