@@ -26,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -644,23 +645,32 @@ def served_model_ids(settings: Settings) -> dict[str, str | None]:
     return served
 
 
-def load_on_servers(settings: Settings, urls: Sequence[str], archive: Path) -> None:
-    """Make Rasa servers serve a model archive (``PUT /model``; they keep serving meanwhile).
+def load_on_servers(settings: Settings, urls: Sequence[str], archive: Path) -> dict[str, str]:
+    """Make Rasa servers serve a model archive, all at once (``PUT /model``).
+
+    Each server keeps answering with its current model until the new one is loaded.
 
     Args:
         settings: For the API token.
         urls: The servers.
-        archive: Absolute path of the archive, readable by the servers.
+        archive: The archive (the servers read it from this absolute path).
 
-    Raises:
-        ActivationError: With the first server that failed.
+    Returns:
+        A Swedish error message per server that failed; empty when all switched.
     """
     token = rasa_api_token(settings)
-    for url in urls:
+    body = {"model_file": str(archive.resolve())}
+
+    def put(url: str) -> str | None:
         try:
-            _rasa_request(f"{url}/model", "PUT", token, {"model_file": str(archive.resolve())})
+            _rasa_request(f"{url}/model", "PUT", token, body)
         except (urllib.error.URLError, OSError, ValueError) as error:
-            raise ActivationError(_server_error(url, error)) from error
+            return _server_error(url, error)
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+        results = dict(zip(urls, pool.map(put, urls), strict=True))
+    return {url: error for url, error in results.items() if error is not None}
 
 
 def set_active_file(models_dir: Path, archive: Path) -> Path:
@@ -695,6 +705,51 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_activation(
+    settings: Settings,
+    registry: ModelRegistry,
+    model: ModelRecord,
+    role: str,
+    override_reason: str | None = None,
+    rollback: bool = False,
+) -> str | None:
+    """Decide whether a user may activate a model now.
+
+    Trainers and admins may activate a model that passes the gate; only an admin may activate
+    a refused one, and only with a written reason.
+
+    Args:
+        settings: Held-out file, margin and models directory.
+        registry: The registry.
+        model: The model to serve.
+        role: The user's role.
+        override_reason: An admin's reason for activating a refused model.
+        rollback: Whether this is a rollback (to a model older than the active one).
+
+    Returns:
+        The override reason to record, or None when the model passes the gate.
+
+    Raises:
+        ActivationError: Why it may not be activated (Swedish).
+    """
+    active = registry.active()
+    if rollback and (active is None or model.id >= active.id):
+        raise ActivationError("Återställning går bara till en tidigare modell än den som används.")
+    gate = registry.gate(model, file_hash(settings.heldout_file), settings.max_accuracy_drop)
+    reason = (override_reason or "").strip()[:2000] or None
+    if not gate.allowed:
+        if not gate.overridable:
+            raise ActivationError(gate.reason or "Modellen kan inte aktiveras.")
+        if role != "admin" or reason is None:
+            raise ActivationError(
+                f"{gate.reason} Bara en administratör kan aktivera den ändå, med en skriven "
+                "motivering."
+            )
+    if model.file_name is None or not (settings.models_dir / model.file_name).is_file():
+        raise ActivationError(f"Modellfilen {model.file_name} saknas.")
+    return reason if not gate.allowed else None
+
+
 def activate(
     settings: Settings,
     registry: ModelRegistry,
@@ -707,15 +762,14 @@ def activate(
 ) -> ActivationRecord:
     """Serve a registry model: switch every Rasa server, then the file they load at start.
 
-    When a server fails, the servers already switched are switched back and nothing is
-    recorded. Trainers and admins may activate a model that passes the gate; only an admin may
-    activate a refused one, with a written reason that is kept in the history.
+    When a server fails, the servers already switched get the previous model back and nothing
+    is recorded.
 
     Args:
         settings: Models directory, Rasa URLs, held-out file and margin.
         registry: The registry.
         model_id: The model to serve.
-        actor: Who activates (e-mail, ``cli`` or ``make model``).
+        actor: Who activates (e-mail, ``cli:<user>`` or ``make model``).
         role: The actor's role (``trainer`` or ``admin``).
         override_reason: An admin's reason for activating a refused model.
         rollback: Record the switch as a rollback (to an earlier model).
@@ -732,35 +786,16 @@ def activate(
         raise ActivationError("Modellen finns inte.")
     with _file_lock(settings.var_dir / "activation.lock"):
         active = registry.active()
-        if rollback and (active is None or model.id >= active.id):
-            raise ActivationError(
-                "Återställning går bara till en tidigare modell än den som används."
-            )
-        gate = registry.gate(model, file_hash(settings.heldout_file), settings.max_accuracy_drop)
-        reason = (override_reason or "").strip()[:2000] or None
-        if not gate.allowed:
-            if not gate.overridable:
-                raise ActivationError(gate.reason or "Modellen kan inte aktiveras.")
-            if role != "admin" or reason is None:
-                raise ActivationError(
-                    f"{gate.reason} Bara en administratör kan aktivera den ändå, med en "
-                    "skriven motivering."
-                )
-        else:
-            reason = None
+        reason = check_activation(settings, registry, model, role, override_reason, rollback)
         assert model.file_name is not None
         archive = (settings.models_dir / model.file_name).resolve()
-        if not archive.is_file():
-            raise ActivationError(f"Modellfilen {model.file_name} saknas.")
-        switched: list[str] = []
+        servers = 0
         if reload_servers:
-            for url in settings.rasa_urls:
-                try:
-                    load_on_servers(settings, [url], archive)
-                except ActivationError:
-                    _switch_back(settings, registry, active, switched)
-                    raise
-                switched.append(url)
+            failed = load_on_servers(settings, settings.rasa_urls, archive)
+            if failed:
+                _switch_back(settings, active, [u for u in settings.rasa_urls if u not in failed])
+                raise ActivationError(" ".join(failed.values()) + " Ingen modell byttes.")
+            servers = len(settings.rasa_urls)
         set_active_file(settings.models_dir, archive)
         record = registry.record_activation(
             model.id,
@@ -768,27 +803,24 @@ def activate(
             "rollback" if rollback else "activate",
             actor,
             reason,
-            len(switched),
+            servers,
         )
     logger.info(
         "Model %s activated by %s on %d Rasa servers%s",
         model.id,
         actor,
-        len(switched),
+        servers,
         " (admin override)" if reason else "",
     )
     return record
 
 
-def _switch_back(
-    settings: Settings, registry: ModelRegistry, active: ModelRecord | None, urls: list[str]
-) -> None:
+def _switch_back(settings: Settings, active: ModelRecord | None, urls: list[str]) -> None:
     if active is None or not active.file_name or not urls:
         return
-    try:
-        load_on_servers(settings, urls, settings.models_dir / active.file_name)
-    except ActivationError:
-        logger.exception("Could not switch Rasa servers back to model %s", active.id)
+    failed = load_on_servers(settings, urls, settings.models_dir / active.file_name)
+    for url in failed:
+        logger.error("Could not switch Rasa server %s back to model %s", url, active.id)
 
 
 def model_id_of(archive: Path) -> str | None:
