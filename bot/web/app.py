@@ -15,11 +15,13 @@ from bot.accounts import UserRepository
 from bot.cases import CaseRepository
 from bot.dashboard import FigureRepository
 from bot.db import get_engine
+from bot.inbox import Inbox
 from bot.knowledge import get_knowledge
 from bot.person_data import PersonDataService
 from bot.settings import Settings, get_settings
 from bot.transcripts import TranscriptReader
 from bot.web.conversation import conversation_blueprint
+from bot.web.inbox import register_inbox
 from bot.web.officials import OfficialsServices, register_officials
 from bot.web.person import register_person
 from bot.web.security import (
@@ -111,5 +113,12 @@ def create_app(
     )
     # Further officials' pages register here with ``pages`` (render + role guard).
     register_person(app, pages, PersonDataService(engine, settings.tracker_store_url, secret))
+    register_inbox(
+        app,
+        pages,
+        Inbox(settings, engine),
+        CaseRepository(engine),
+        TranscriptReader(settings.tracker_store_url),
+    )
     del pages
     return app
