@@ -127,6 +127,23 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect_inbox(args: argparse.Namespace) -> int:
+    from bot.db import get_engine
+    from bot.inbox import Inbox
+
+    settings = get_settings()
+    inbox = Inbox(settings, get_engine(settings.database_url))
+    added = inbox.collect()
+    if args.write:
+        inbox.write_training_file()
+    page = inbox.repository.groups(per_page=1)
+    print(
+        f"{added} new messages in the NLU inbox; {page.total_messages} open in "
+        f"{page.total_groups} groups, {page.conflicts} conflicts."
+    )
+    return 0
+
+
 def _person_service() -> PersonDataService:
     from bot.db import get_engine
     from bot.person_data import PersonDataService
@@ -380,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
         switch.add_argument("--override", default=None, help="reason to serve a refused model")
         switch.add_argument("--offline", action="store_true", help="only set models/active.tar.gz")
         switch.set_defaults(func=_activate)
+    inbox = sub.add_parser(
+        "collect-inbox", help="collect misunderstood messages from the tracker store (cron)"
+    )
+    inbox.add_argument(
+        "--write", action="store_true", help="also rewrite data/nlu/inbox.yml from the database"
+    )
+    inbox.set_defaults(func=_collect_inbox)
     web = sub.add_parser("web", help="serve the web app")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)

@@ -531,3 +531,25 @@ def test_inbox_items_of_a_conversation_are_exported_and_erased(
     assert [item["text"] for item in items] == ["min konstiga fråga"]
     assert inbox.repository.delete_for_conversations(["person-1"]) == 1
     assert texts(inbox) == ["någon annans fråga"]
+
+
+def test_the_cli_collects_for_cron(
+    inbox: Inbox,
+    tracker: Tracker,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    tracker.user("a", "kan ni fixa en grej åt oss", "greet", 0.2)
+    settings = inbox.settings
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_STORE_URL", settings.tracker_store_url)
+    monkeypatch.setenv("LOTSEN_PROJECT_DIR", str(settings.project_dir))
+    assert main(["collect-inbox"]) == 0
+    assert main(["collect-inbox"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "1 new messages in the NLU inbox; 1 open in 1 groups, 0 conflicts.",
+        "0 new messages in the NLU inbox; 1 open in 1 groups, 0 conflicts.",
+    ]
