@@ -22,6 +22,7 @@ from bot.settings import Settings, get_settings
 from bot.transcripts import TranscriptReader
 from bot.web.conversation import conversation_blueprint
 from bot.web.inbox import register_inbox
+from bot.web.models import register_models
 from bot.web.officials import OfficialsServices, register_officials
 from bot.web.person import register_person
 from bot.web.security import (
@@ -120,5 +121,6 @@ def create_app(
         CaseRepository(engine),
         TranscriptReader(settings.tracker_store_url),
     )
+    register_models(app, pages, settings)
     del pages
     return app
