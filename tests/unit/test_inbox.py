@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from bot.inbox import (
     shape_key,
 )
 from bot.settings import REPO_ROOT, Settings
+from tests.nlu_project import copy_project
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=UTC).timestamp()
@@ -88,13 +88,7 @@ class Tracker:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the Rasa project's data, domain, config and held-out file."""
-    root = tmp_path / "project"
-    shutil.copytree(REPO_ROOT / "data", root / "data")
-    for name in ("domain.yml", "config.yml"):
-        shutil.copy(REPO_ROOT / name, root / name)
-    (root / "tests" / "nlu").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "tests" / "nlu" / "heldout.yml", root / "tests" / "nlu")
-    return root
+    return copy_project(tmp_path / "project")
 
 
 @pytest.fixture

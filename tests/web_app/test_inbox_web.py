@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 from bot.accounts import UserRecord
 from bot.cases import CaseRepository
 from bot.settings import REPO_ROOT, Settings
+from tests.nlu_project import copy_project
 
 from .asgi import Client
 from .conftest import add_tracker_event, csrf_for, login, make_case
@@ -26,12 +26,7 @@ T0 = 1_795_000_000.0
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The web app's settings on a temporary copy of the Rasa project (inbox.yml goes there)."""
-    project = tmp_path / "project"
-    shutil.copytree(REPO_ROOT / "data", project / "data")
-    for name in ("domain.yml", "config.yml"):
-        shutil.copy(REPO_ROOT / name, project / name)
-    (project / "tests" / "nlu").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "tests" / "nlu" / "heldout.yml", project / "tests" / "nlu")
+    project = copy_project(tmp_path / "project")
     return dataclasses.replace(
         settings, project_dir=project, heldout_file=project / "tests" / "nlu" / "heldout.yml"
     )
