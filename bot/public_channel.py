@@ -8,9 +8,14 @@ The chat is open to anyone on the internet. Before a message reaches Rasa:
   stored at all (the entrepreneur is asked to write it shorter);
 * the REST webhook (:class:`SafeRestInput`, same name ``rest`` and URL
   ``/webhooks/rest/webhook`` as Rasa's) answers 4xx, never 5xx, to a body that is too large,
-  not JSON, not UTF-8 or of the wrong shape, requires a sender id of a safe shape (no shared
-  ``default`` conversation), and never logs message texts (Rasa's own channel logs the text when
-  handling fails).
+  not JSON, not UTF-8 or of the wrong shape, and never logs message texts (Rasa's own channel
+  logs the text when handling fails);
+* the sender id must be one the server issued (``POST /webhooks/rest/session``, signed:
+  :mod:`bot.sender_ids`), so nobody reads or continues another person's conversation by
+  guessing its id; any other sender gets 403 and nothing is stored;
+* requests are rate limited per client address and per conversation (:mod:`bot.rate_limit`):
+  over the limit 429 with ``Retry-After`` and a polite Swedish text, nothing stored, nothing
+  handled by Rasa.
 
 The Rasa server's request body limit (Sanic ``REQUEST_MAX_SIZE``, 100 MB by default) is lowered to
 :data:`MAX_REQUEST_BYTES` unless ``SANIC_REQUEST_MAX_SIZE`` is set.
@@ -21,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +36,9 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
+
+from bot.rate_limit import RATE_LIMITED_TEXT, ChannelLimits, client_address, retry_after
+from bot.sender_ids import SenderIds
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +55,11 @@ TOO_LONG_TEXT = (
 )
 EMPTY_TEXT = "Skriv din fråga, så hjälper jag dig."
 FAILED_TEXT = "Förlåt, något gick fel hos mig. Försök igen om en liten stund."
-
-SENDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-"""Sender ids the REST channel accepts: no spaces, no personal data such as e-mail addresses."""
+UNKNOWN_SENDER_TEXT = (
+    "Jag känner inte igen det här samtalet. Ladda om sidan eller börja ett nytt samtal, "
+    "så hjälper jag dig."
+)
+"""The answer to a sender id the server did not issue (REST 403, socket.io message)."""
 
 # Bidirectional embeddings, overrides and isolates can make text read differently than it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -114,6 +123,14 @@ def _bad_request(reason: str, status: int = 400) -> HTTPResponse:
     return json_response({"error": reason}, status=status)
 
 
+def _too_many(wait: float) -> HTTPResponse:
+    return json_response(
+        {"error": "too many requests", "text": RATE_LIMITED_TEXT},
+        status=429,
+        headers={"Retry-After": retry_after(wait)},
+    )
+
+
 def _request_limit() -> int:
     configured = os.environ.get("SANIC_REQUEST_MAX_SIZE")
     return int(configured) if configured else MAX_REQUEST_BYTES
@@ -123,7 +140,7 @@ class SafeRestInput(RestInput):
     """Rasa's REST channel (name ``rest``) hardened for the public internet."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """Build ``GET /webhooks/rest/`` and ``POST /webhooks/rest/webhook``.
+        """Build ``GET /webhooks/rest/``, ``POST /webhooks/rest/session`` and ``.../webhook``.
 
         Args:
             on_new_message: Rasa's handler (the agent).
@@ -132,6 +149,14 @@ class SafeRestInput(RestInput):
             The blueprint.
         """
         handler = limited(on_new_message)
+        sender_ids = SenderIds()
+        limits = ChannelLimits.from_env()
+
+        def address(request: Request) -> str:
+            return client_address(
+                request.ip, request.headers.get("x-forwarded-for"), limits.proxies_count
+            )
+
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @blueprint.listener("before_server_start")
@@ -144,8 +169,18 @@ class SafeRestInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return json_response({"status": "ok"})
 
+        @blueprint.route("/session", methods=["POST"])
+        async def new_session(request: Request) -> HTTPResponse:
+            wait = await limits.check_ip(address(request))
+            if wait:
+                return _too_many(wait)
+            return json_response({"sender": sender_ids.issue()})
+
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            wait = await limits.check_ip(address(request))
+            if wait:
+                return _too_many(wait)
             body = request.body or b""
             if len(body) > MAX_BODY_BYTES:
                 return _bad_request("request body too large", status=413)
@@ -156,14 +191,21 @@ class SafeRestInput(RestInput):
             if not isinstance(payload, dict):
                 return _bad_request("body must be a JSON object")
             sender = payload.get("sender")
-            if not isinstance(sender, str) or not SENDER_ID.fullmatch(sender):
-                return _bad_request("sender must be 1-128 letters, digits or _.:-")
+            if not isinstance(sender, str):
+                return _bad_request("sender must be a string from POST /webhooks/rest/session")
             text = payload.get("message")
             if not isinstance(text, str):
                 return _bad_request("message must be a string")
             metadata = payload.get("metadata")
             if metadata is not None and not isinstance(metadata, dict):
                 return _bad_request("metadata must be a JSON object")
+            if not sender_ids.is_valid(sender):
+                return json_response(
+                    {"error": "unknown sender", "text": UNKNOWN_SENDER_TEXT}, status=403
+                )
+            wait = await limits.check_conversation(sender)
+            if wait:
+                return _too_many(wait)
             collector = CollectingOutputChannel()
             try:
                 await handler(

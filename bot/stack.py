@@ -417,6 +417,9 @@ class Stack:
     redis_port: int = 0
     redis_password: str = ""
     rasa_token: str = ""
+    sender_key: str = ""
+    rate_limit_ip: str = ""
+    """``LOTSEN_RATE_LIMIT_IP`` of the chat (``off`` for load runs, which come from one address)."""
 
     @property
     def public_url(self) -> str:
@@ -460,8 +463,12 @@ class Stack:
             # A Rasa process busy with NLU accepts new connections late; a deep accept queue
             # keeps them waiting instead of dropping them (Sanic's default is 100).
             "SANIC_BACKLOG": "1024",
-            # The web app is behind nginx: login throttling uses the forwarded client address.
+            # Behind nginx: login throttling and the chat's rate limits (shared by the Rasa
+            # processes through REDIS_HOST) use the forwarded client address.
             "LOTSEN_PROXIES_COUNT": "1",
+            # Every Rasa process and the web app check the same signed sender ids.
+            "LOTSEN_SENDER_KEY": self.sender_key,
+            **({"LOTSEN_RATE_LIMIT_IP": self.rate_limit_ip} if self.rate_limit_ip else {}),
         }
 
     # --- infrastructure -------------------------------------------------------------------
@@ -550,6 +557,9 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rasa_token = _read_or_create_secret(
             self.workdir / "secrets", "rasa-api-token", "RASA_API_TOKEN"
+        )
+        self.sender_key = _read_or_create_secret(
+            self.workdir / "secrets", "sender-key", "LOTSEN_SENDER_KEY"
         )
         self.start_postgres()
         self.start_redis()

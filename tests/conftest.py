@@ -27,9 +27,19 @@ BASE_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    # The signing key of sender ids (bot/sender_ids.py), shared by the test servers; the
+    # repository's var/sender-key is never created by tests.
+    "LOTSEN_SENDER_KEY": "test-sender-key",
 }
 # The project's store (endpoints.yml): Rasa's SQL store that masks personal data before storing.
 TRACKER_STORE_TYPE = "bot.tracker_store.MaskingSQLTrackerStore"
+
+
+def new_sender(rasa_url: str) -> str:
+    """A sender id issued by the Rasa server (``POST /webhooks/rest/session``)."""
+    response = requests.post(f"{rasa_url}/webhooks/rest/session", timeout=30)
+    assert response.status_code == 200, response.text
+    return str(response.json()["sender"])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
@@ -104,7 +114,14 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         f"tracker_store:\n  type: {TRACKER_STORE_TYPE}\n"
         f"  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
-    env = {**BASE_ENV, "DATABASE_URL": database_url, "SANIC_HOST": "127.0.0.1"}
+    # LOTSEN_PROXIES_COUNT=1: the rate-limit tests act as many clients with X-Forwarded-For
+    # (without the header a request counts for its peer address, 127.0.0.1).
+    env = {
+        **BASE_ENV,
+        "DATABASE_URL": database_url,
+        "SANIC_HOST": "127.0.0.1",
+        "LOTSEN_PROXIES_COUNT": "1",
+    }
     action_log = workdir / "actions.log"
     rasa_log = workdir / "rasa.log"
     token = "test-token"

@@ -1,19 +1,20 @@
 """Deletion of a chat conversation from Rasa's SQL tracker store, asked for by the chat widget.
 
-The widget holds the conversation's session id (a random 128-bit hex string that it made itself
-and keeps in the browser's local storage). Rasa's socket.io channel uses that id as the sender id,
-and anyone who knows it can already continue the conversation, so the id is the credential:
-``POST /widget/api/conversation/delete`` with ``{"session_id": "<32 hex digits>"}`` deletes the
-tracker events of exactly that sender and nothing else. Ids of any other shape (for example
-sender ids of the REST channel) are refused, so the endpoint cannot reach other channels'
-conversations. Cases the entrepreneur registered are kept: they follow the case log's retention.
+The widget holds the conversation's session id, issued and signed by the Rasa server
+(:mod:`bot.sender_ids`) and kept in the browser's local storage. The id is the credential:
+``POST /widget/api/conversation/delete`` with ``{"session_id": "<signed id>"}`` deletes the
+tracker events of exactly that sender and nothing else, and only when the signature is valid
+(403 otherwise), so nobody can delete another person's conversation by guessing or enumerating
+ids. The web app and the Rasa servers share the signing key (``LOTSEN_SENDER_KEY`` or
+``var/sender-key``). Cases the entrepreneur registered are kept: they follow the case log's
+retention.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
+from pathlib import Path
 
 from sanic import Blueprint
 from sanic.request import Request
@@ -23,9 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.future import create_engine
 
-logger = logging.getLogger(__name__)
+from bot.sender_ids import SIGNED_ID, SenderIds
 
-SESSION_ID = re.compile(r"[0-9a-f]{32}")
+logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,7 +40,7 @@ def delete_conversation(tracker_store_url: str, session_id: str) -> int:
 
     Args:
         tracker_store_url: SQLAlchemy URL of Rasa's SQL tracker store.
-        session_id: The widget's session id (32 lowercase hex digits).
+        session_id: The widget's session id (a signed sender id; check its signature first).
 
     Returns:
         The number of events deleted.
@@ -47,7 +48,7 @@ def delete_conversation(tracker_store_url: str, session_id: str) -> int:
     Raises:
         ValueError: When the session id does not have the widget's shape.
     """
-    if not SESSION_ID.fullmatch(session_id):
+    if not SIGNED_ID.fullmatch(session_id):
         raise ValueError("not a widget session id")
     with _tracker_engine(tracker_store_url).begin() as connection:
         result = connection.execute(
@@ -56,15 +57,17 @@ def delete_conversation(tracker_store_url: str, session_id: str) -> int:
     return int(result.rowcount or 0)
 
 
-def conversation_blueprint(tracker_store_url: str) -> Blueprint:
+def conversation_blueprint(tracker_store_url: str, var_dir: Path | None = None) -> Blueprint:
     """Build the widget's conversation API.
 
     Args:
         tracker_store_url: SQLAlchemy URL of Rasa's SQL tracker store.
+        var_dir: Where the sender-id key file lives (the settings' ``var/`` when None).
 
     Returns:
         A blueprint with ``POST /widget/api/conversation/delete``.
     """
+    sender_ids = SenderIds(var_dir)
     blueprint = Blueprint("widget_conversation", url_prefix="/widget/api")
 
     @blueprint.post("/conversation/delete")
@@ -74,8 +77,10 @@ def conversation_blueprint(tracker_store_url: str) -> Blueprint:
             return json({"error": "JSON body required"}, status=415)
         body = request.json if isinstance(request.json, dict) else {}
         session_id = body.get("session_id")
-        if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        if not isinstance(session_id, str) or not SIGNED_ID.fullmatch(session_id):
             return json({"error": "invalid session id"}, status=400)
+        if not sender_ids.is_valid(session_id):
+            return json({"error": "unknown session id"}, status=403)
         try:
             deleted = delete_conversation(tracker_store_url, session_id)
         except SQLAlchemyError as error:

@@ -34,30 +34,37 @@ SECRET_ENV = "LOTSEN_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
 SECRET_FILE = "secret-key"  # noqa: S105 - a file name, not a secret
 
 
-def load_secret(var_dir: Path) -> bytes:
-    """Return the signing key: ``$LOTSEN_SECRET_KEY`` or ``<var>/secret-key``.
+def load_secret(var_dir: Path, env: str = SECRET_ENV, filename: str = SECRET_FILE) -> bytes:
+    """Return a key: ``$LOTSEN_SECRET_KEY`` or ``<var>/secret-key`` (or the ones named).
 
     The file is created on first use with a random key, readable only by its owner (0600).
+    It is written under a temporary name and linked into place, so a process that starts at
+    the same moment never reads a half-written key.
 
     Args:
         var_dir: Directory for local state.
+        env: Environment variable that overrides the file.
+        filename: The key file's name in ``var_dir``.
 
     Returns:
         The key bytes.
     """
-    configured = os.environ.get(SECRET_ENV, "").strip()
+    configured = os.environ.get(env, "").strip()
     if configured:
         return configured.encode()
-    path = var_dir / SECRET_FILE
+    path = var_dir / filename
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
+        partial = var_dir / f".{filename}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(partial, path)
         except FileExistsError:
-            pass  # another process created it first
-        else:
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            pass  # another process created it first: use that one
+        finally:
+            partial.unlink()
     return path.read_text().strip().encode()
 
 

@@ -7,12 +7,12 @@ and the captured logs of both servers are scanned byte by byte.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.conftest import new_sender
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.model
@@ -41,7 +41,7 @@ def stored_files(services: Services) -> list[Path]:
 
 
 def test_chat_with_personnummer_leaves_no_unmasked_trace(services: Services) -> None:
-    sender = f"test-{uuid.uuid4()}"
+    sender = new_sender(services.rasa_url)
     say(services, sender, "Hej! Mitt personnummer är 19900101-0017, mejla ola@hemma.se")
     say(services, sender, "eller ring 073-555 12 34")
     assert "registrera" in say(services, sender, "Behöver jag bygglov för en ny carport?")

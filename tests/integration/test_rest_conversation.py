@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 import requests
@@ -11,6 +10,7 @@ from sqlalchemy import select, text
 
 from bot.db import create_db_engine
 from bot.models import Case
+from tests.conftest import new_sender
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.model
@@ -31,7 +31,7 @@ def texts(messages: list[dict[str, object]]) -> str:
 
 
 def test_permit_question_to_case_reference_stores_a_permit_case(services: Services) -> None:
-    sender = f"test-{uuid.uuid4()}"
+    sender = new_sender(services.rasa_url)
     answer = texts(say(services, sender, "Behöver jag bygglov för att bygga ut min verkstad?"))
     assert "Bygglov" in answer
     assert "registrera" in answer
@@ -59,7 +59,7 @@ def test_permit_question_to_case_reference_stores_a_permit_case(services: Servic
 
 
 def test_transcript_is_written_to_the_sql_tracker_store(services: Services) -> None:
-    sender = f"test-{uuid.uuid4()}"
+    sender = new_sender(services.rasa_url)
     say(services, sender, "hej")
     engine = create_db_engine(f"sqlite:///{services.tracker_db}")
     with engine.connect() as connection:
@@ -73,14 +73,14 @@ def test_transcript_is_written_to_the_sql_tracker_store(services: Services) -> N
 
 
 def test_unexpected_message_gets_one_honest_answer_and_no_loop(services: Services) -> None:
-    sender = f"test-{uuid.uuid4()}"
+    sender = new_sender(services.rasa_url)
     replies = say(services, sender, "070-123 45 67")
     assert len(replies) == 1
     assert "kontaktcenter" in texts(replies)
 
 
 def test_skipping_the_org_number_keeps_the_form_going(services: Services) -> None:
-    sender = f"test-{uuid.uuid4()}"
+    sender = new_sender(services.rasa_url)
     say(services, sender, "vi söker en industritomt på 5000 kvm")
     say(services, sender, "ja")
     say(services, sender, "Omar Khalil")

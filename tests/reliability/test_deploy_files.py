@@ -32,7 +32,13 @@ def test_compose_takes_every_secret_from_the_environment() -> None:
     expected = {"postgres", "redis", "rasa-1", "rasa-2", "actions-1", "actions-2", "web", "nginx"}
     assert expected <= set(services)
     text = (DEPLOY / "docker-compose.yml").read_text()
-    for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "RASA_API_TOKEN", "LOTSEN_SECRET_KEY"):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "RASA_API_TOKEN",
+        "LOTSEN_SECRET_KEY",
+        "LOTSEN_SENDER_KEY",
+    ):
         uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
         assert uses, name
         # Required (compose stops without it), never with a default value.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,10 @@ import pytest
 import requests
 
 from bench.reliability import UNAVAILABLE_MARK, reliability_run
+from bot.public_channel import EMPTY_TEXT
+from bot.rate_limit import DEFAULT_CONVERSATION_LIMIT, RATE_LIMITED_TEXT, Rate
 from bot.stack import Stack, running_stack, tail
+from tests.conftest import new_sender
 
 pytestmark = pytest.mark.model
 
@@ -29,7 +31,10 @@ USERS = 24
 
 @pytest.fixture(scope="module")
 def stack(packages: None, trained_model: Path) -> Iterator[Stack]:
-    with running_stack(model=trained_model, with_web=False, tracker_retry_seconds=6) as running:
+    # The simulated users all come from 127.0.0.1: no per-address limit (per conversation: yes).
+    with running_stack(
+        model=trained_model, with_web=False, tracker_retry_seconds=6, rate_limit_ip="off"
+    ) as running:
         yield running
 
 
@@ -72,6 +77,22 @@ def test_every_service_reports_database_lock_store_and_model(stack: Stack) -> No
         assert health(stack, name) == (200, {"status": "ok", "database": "ok"})
 
 
+def test_conversation_rate_limit_is_shared_by_the_rasa_processes(stack: Stack) -> None:
+    # nginx spreads the requests over both Rasa processes; Redis holds one limit for them.
+    rate = Rate.parse(DEFAULT_CONVERSATION_LIMIT)
+    assert rate is not None
+    sender = new_sender(stack.public_url)
+    url = f"{stack.public_url}/webhooks/rest/webhook"
+    with requests.Session() as http:
+        for _ in range(rate.requests):
+            reply = http.post(url, json={"sender": sender, "message": " "}, timeout=60)
+            assert reply.status_code == 200 and reply.json()[0]["text"] == EMPTY_TEXT
+        refused = http.post(url, json={"sender": sender, "message": "hej"}, timeout=60)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["text"] == RATE_LIMITED_TEXT
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
 def test_load_with_killed_rasa_killed_action_server_and_restarted_postgres(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -92,7 +113,7 @@ def test_load_with_killed_rasa_killed_action_server_and_restarted_postgres(
 
 def test_database_down_turns_health_red_and_the_user_is_asked_to_try_again(stack: Stack) -> None:
     assert stack.postgres is not None
-    sender = f"down-{uuid.uuid4().hex[:8]}"
+    sender = new_sender(stack.public_url)
     status, first = say(stack, sender, "Behöver jag bygglov för att bygga ut min verkstad?")
     assert status == 200 and "registrerar jag ett ärende" in first, first
     stack.postgres.stop("fast")
@@ -122,7 +143,7 @@ def test_database_down_turns_health_red_and_the_user_is_asked_to_try_again(stack
 
 
 def test_redis_down_turns_health_red_and_the_user_is_asked_to_try_again(stack: Stack) -> None:
-    sender = f"redis-{uuid.uuid4().hex[:8]}"
+    sender = new_sender(stack.public_url)
     stack.kill("redis")
     try:
         status, reply = say(stack, sender, "hej")

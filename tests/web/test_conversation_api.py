@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.sender_ids import SenderIds
 from bot.web.conversation import delete_conversation
 from tests.conftest import BASE_ENV, REPO, free_port, stop, wait_for
 
-MINE = "0123456789abcdef0123456789abcdef"
-OTHER = "fedcba9876543210fedcba9876543210"
+# Signed with the test servers' key, as the Rasa server issues them (bot/sender_ids.py).
+SIGNER = SenderIds(key=BASE_ENV["LOTSEN_SENDER_KEY"].encode())
+MINE = SIGNER.issue()
+OTHER = SIGNER.issue()
+# The right shape, but not signed with the servers' key: a guessed or forged id.
+FORGED = SenderIds(key=b"an attacker's key").issue()
 
 
 def make_tracker(path: Path) -> None:
@@ -81,7 +86,7 @@ def test_delete_conversation_removes_only_that_senders_events(tmp_path: Path) ->
 def test_delete_conversation_refuses_ids_the_widget_does_not_make(tmp_path: Path) -> None:
     tracker = tmp_path / "tracker.db"
     make_tracker(tracker)
-    for bad in ("rest-user", "%", MINE.upper(), MINE + "0", ""):
+    for bad in ("rest-user", "%", MINE.upper(), MINE + "0", MINE.split(".")[0], ""):
         with pytest.raises(ValueError):
             delete_conversation(f"sqlite:///{tracker}", bad)
     assert len(senders(tracker)) == 4
@@ -102,6 +107,26 @@ def test_delete_endpoint_rejects_other_senders_and_form_posts(web_app: WebApp) -
     assert requests.post(url, json={}, timeout=10).status_code == 400
     assert requests.post(url, data={"session_id": MINE}, timeout=10).status_code == 415
     assert len(senders(web_app.tracker)) == 4
+
+
+def test_delete_endpoint_refuses_a_guessed_or_forged_session_id(web_app: WebApp) -> None:
+    url = f"{web_app.url}/widget/api/conversation/delete"
+    with sqlite3.connect(web_app.tracker) as connection:
+        connection.execute(
+            "INSERT INTO events (sender_id, type_name, data) VALUES (?, 'user', '{}')", (FORGED,)
+        )
+    random_part, signature = OTHER.split(".")
+    for guessed in (
+        FORGED,  # signed with another key
+        f"{random_part}.{'0' * 32}",  # a real conversation's id with a guessed signature
+        f"{'0' * 32}.{signature}",  # a real signature on another id
+        "0123456789abcdef0123456789abcdef",  # the widget's old unsigned ids
+    ):
+        response = requests.post(url, json={"session_id": guessed}, timeout=10)
+        assert response.status_code in (400, 403), (guessed, response.status_code)
+    assert senders(web_app.tracker) == [MINE, MINE, OTHER, "rest-user", FORGED]
+    forged = requests.post(url, json={"session_id": FORGED}, timeout=10)
+    assert forged.status_code == 403
 
 
 def test_privacy_page_says_what_is_stored_why_and_how_long(web_app: WebApp) -> None:

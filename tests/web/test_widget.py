@@ -87,7 +87,7 @@ def storage(page: Page, key: str) -> str | None:
 def session_id(page: Page) -> str:
     raw = storage(page, SESSION_KEY)
     assert raw, "no session in local storage"
-    match = re.search(r'"id":"([0-9a-f]{32})"', raw)
+    match = re.search(r'"id":"([0-9a-f]{32}\.[0-9a-f]{32})"', raw)  # issued by the server
     assert match, raw
     return match.group(1)
 

@@ -25,6 +25,8 @@ const IDLE_MS = 60 * 60 * 1000;
 const REPLY_TIMEOUT_MS = 20000;
 const MAX_ENTRIES = 300;
 const MAX_LENGTH = 1000;
+// Session ids are issued and signed by the Rasa server (bot/sender_ids.py): "<uuid>.<signature>".
+const SESSION_ID = /^[0-9a-f]{32}\.[0-9a-f]{32}$/;
 
 const TEXT = {
   launcher: "Chatta med Företagslotsen",
@@ -86,12 +88,6 @@ function remove(storage, key) {
   } catch {
     /* ignore */
   }
-}
-
-function newSessionId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // ---------------------------------------------------------------- DOM helpers
@@ -168,7 +164,7 @@ class Widget {
     if (
       stored &&
       typeof stored.id === "string" &&
-      /^[0-9a-f]{32}$/.test(stored.id) &&
+      SESSION_ID.test(stored.id) &&
       Date.now() - (stored.updated || 0) < IDLE_MS
     ) {
       return stored;
@@ -179,7 +175,8 @@ class Widget {
   }
 
   ensureSession() {
-    if (!this.session) this.session = { id: newSessionId(), updated: Date.now() };
+    // The id comes from the server (session_confirm); until then it is null.
+    if (!this.session) this.session = { id: null, updated: Date.now() };
     return this.session;
   }
 
@@ -350,13 +347,16 @@ class Widget {
     socket.on("connect", () => {
       this.confirmed = false;
       this.setStatus("");
-      // Rasa puts this socket in the room of the session id; replies are sent to that room.
-      socket.emit("session_request", { session_id: this.ensureSession().id });
+      // The server resumes a session id it signed, or issues a new one, and puts this socket
+      // in its room; replies are sent to that room.
+      const { id } = this.ensureSession();
+      socket.emit("session_request", id ? { session_id: id } : {});
     });
     socket.on("session_confirm", (id) => {
-      if (typeof id === "string" && /^[0-9a-f]{32}$/.test(id) && this.session) {
-        this.session.id = id;
-      }
+      if (typeof id !== "string" || !SESSION_ID.test(id)) return;
+      const session = this.ensureSession();
+      session.id = id;
+      if (this.entries.length) save(localStorage, SESSION_KEY, session);
       this.confirmed = true;
       const pending = this.queue.splice(0);
       for (const message of pending) this.emitMessage(message);
@@ -498,7 +498,7 @@ class Widget {
     this.confirmYes.disabled = true;
     const session = this.session;
     let deleted = true;
-    if (session) {
+    if (session && session.id) {
       await this.restartOnServer(session.id);
       deleted = await this.deleteOnServer(session.id);
     }
