@@ -187,6 +187,11 @@ def register_models(app: Sanic, pages: OfficialsPages, settings: Settings) -> No
     @app.post(f"{MODELS}/trana")
     @pages.require(TRAINER_ROLES)
     async def train(request: Request) -> HTTPResponse:
+        # Only the button's own form starts the minutes of CPU a training takes.
+        if (request.form.get("atgard") if request.form else None) != "trana":
+            return list_page(
+                request, error="Formuläret var ofullständigt. Försök igen.", status=400
+            )
         try:
             queued = await asyncio.to_thread(
                 start_training, settings, request.ctx.user.email, registry

@@ -84,12 +84,17 @@ async def test_only_trainers_and_admins_see_the_models(
         assert "Träna ny modell" in page.text and 'href="/handlaggare/modeller"' in page.text
 
 
-async def test_starting_a_training_needs_the_csrf_token(
+async def test_starting_a_training_needs_the_csrf_token_and_the_button(
     web: Client, trainer: UserRecord, registry: ModelRegistry
 ) -> None:
     await login(web, trainer.email)
-    refused = await web.post("/handlaggare/modeller/trana", {})
+    refused = await web.post("/handlaggare/modeller/trana", {"atgard": "trana"})
     assert refused.status == 403 and registry.models() == []
+    # A valid token without the button's own field (a stray or hostile POST) starts nothing.
+    token = await csrf_for(web, "/handlaggare/modeller")
+    incomplete = await web.post("/handlaggare/modeller/trana", {"csrf_token": token})
+    assert incomplete.status == 400 and "ofullständigt" in incomplete.text
+    assert registry.models() == []
 
 
 async def test_a_second_training_is_refused_while_one_runs(
@@ -99,7 +104,9 @@ async def test_a_second_training_is_refused_while_one_runs(
     await login(web, trainer.email)
     page = await web.get("/handlaggare/modeller")
     assert f"Modell {running.id} tränas just nu" in page.text
-    refused = await web.post("/handlaggare/modeller/trana", {"csrf_token": web.csrf(page)})
+    refused = await web.post(
+        "/handlaggare/modeller/trana", {"csrf_token": web.csrf(page), "atgard": "trana"}
+    )
     assert refused.status == 409 and "En träning pågår redan" in refused.text
     assert [m.id for m in registry.models()] == [running.id]
 
