@@ -695,12 +695,25 @@ def set_active_file(models_dir: Path, archive: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive OS lock on a file (``flock``) for the duration of a block.
+
+    Args:
+        path: The lock file (created if missing).
+        wait: Wait for the lock; otherwise give up at once.
+
+    Yields:
+        Whether the lock is held (False only when ``wait`` is off and someone else holds it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -784,7 +797,7 @@ def activate(
     model = registry.get(model_id)
     if model is None:
         raise ActivationError("Modellen finns inte.")
-    with _file_lock(settings.var_dir / "activation.lock"):
+    with file_lock(settings.var_dir / "activation.lock"):
         active = registry.active()
         reason = check_activation(settings, registry, model, role, override_reason, rollback)
         assert model.file_name is not None

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import hashlib
 import logging
 import os
@@ -37,6 +36,7 @@ from bot.model_registry import (
     ModelRecord,
     ModelRegistry,
     file_hash,
+    file_lock,
     model_id_of,
 )
 from bot.models import utcnow
@@ -170,31 +170,16 @@ def git_commit(project_dir: Path) -> str | None:
 # --- the one-at-a-time lock -------------------------------------------------------------------
 
 
-def _lock_path(settings: Settings) -> Path:
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return settings.var_dir / LOCK_FILE
-
-
-@contextlib.contextmanager
-def training_lock(settings: Settings) -> Iterator[bool]:
-    """Hold the OS lock of the training worker, without waiting.
+def training_lock(settings: Settings) -> contextlib.AbstractContextManager[bool]:
+    """The OS lock of the training worker under ``var/``, taken without waiting.
 
     Args:
         settings: For ``var/``.
 
-    Yields:
-        Whether the lock is held (False: another worker holds it).
+    Returns:
+        A context manager yielding whether the lock is held (False: another worker holds it).
     """
-    with _lock_path(settings).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(settings.var_dir / LOCK_FILE, wait=False)
 
 
 def _process_alive(pid: int) -> bool:
