@@ -27,7 +27,6 @@ from bot.db import create_db_engine, migrate
 from bot.inbox import Inbox, Label
 from bot.settings import Settings
 from bot.tracker_store import MaskingSQLTrackerStore
-from tests.conftest import new_sender
 from tests.integration.conftest import Services
 from tests.nlu_project import copy_project
 
@@ -216,27 +215,29 @@ def test_a_chat_with_the_real_bot_lands_in_the_inbox(
         )
         assert response.status_code == 200, response.text
 
+    from tests.conftest import new_sender  # server-issued sender ids (bot/sender_ids.py)
+
     sender = new_sender(services.rasa_url)
-    gibberish = "xqzt blorf snakk vrumm"
+    # Vague messages the project's model was unsure of when this test was written (nlu_fallback
+    # or a top intent below 0.6); a retrained model may come to understand one or two of them.
+    vague = {"jag vill", "varför", "kan du", "jag har en fråga"}
+    understood = "Behöver jag bygglov för att bygga ut min verkstad?"
     for text in (
-        "Behöver jag bygglov för att bygga ut min verkstad?",
+        understood,
         "ja",
         "Zlatan Qwertyson",  # an answer to the contact form: never collected
         "avbryt",
-        gibberish,
+        *sorted(vague),
         "/greet",
     ):
         say(sender, text)
     inbox = inbox_for(tmp_path, case_db, services.tracker_db)
     inbox.collect()
-    page = inbox.groups(per_page=100)
-    collected = {text for group in page.groups for text in group.texts}
-    assert gibberish in collected
-    assert not collected & {
-        "Behöver jag bygglov för att bygga ut min verkstad?",
-        "Zlatan Qwertyson",
-        "/greet",
-    }
-    group = next(group for group in page.groups if group.text == gibberish)
-    assert group.reasons[0] in {"nlu_fallback", "low_confidence", "fallback_action"}
-    assert group.count == 1
+    groups = inbox.groups(per_page=100).groups
+    collected = {group.text for group in groups}
+    assert len(collected & vague) >= 2, collected
+    assert not collected & {understood, "Zlatan Qwertyson", "ja", "avbryt", "/greet"}
+    for group in groups:
+        assert group.reasons[0] in {"nlu_fallback", "low_confidence", "fallback_action"}
+        assert group.predicted_intent and group.count == 1
+    assert inbox.collect() == 0
