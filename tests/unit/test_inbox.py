@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy.engine import Engine
 
+from bot.db import create_db_engine
 from bot.inbox import (
     AnnotatedExample,
     CollectionRules,
@@ -97,9 +98,10 @@ def tracker(tmp_path: Path) -> Tracker:
 
 
 @pytest.fixture
-def inbox(project: Path, tracker: Tracker, db_url: str, engine: Engine, tmp_path: Path) -> Inbox:
+def inbox(project: Path, tracker: Tracker, any_db_url: str, tmp_path: Path) -> Iterator[Inbox]:
+    """The inbox on a case log in SQLite, then in PostgreSQL, reading a SQLite tracker store."""
     settings = Settings(
-        database_url=db_url,
+        database_url=any_db_url,
         tracker_store_url=f"sqlite:///{tracker.path}",
         var_dir=tmp_path / "var",
         models_dir=tmp_path / "models",
@@ -107,7 +109,9 @@ def inbox(project: Path, tracker: Tracker, db_url: str, engine: Engine, tmp_path
         heldout_file=project / "tests" / "nlu" / "heldout.yml",
         inbox_confidence=0.6,
     )
-    return Inbox(settings, engine)
+    engine = create_db_engine(any_db_url)
+    yield Inbox(settings, engine)
+    engine.dispose()
 
 
 def texts(inbox: Inbox) -> list[str]:
