@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -73,6 +73,17 @@ def intent_label(intent: str | None) -> str:
     return f"{INTENT_SV[intent]} ({intent})" if intent in INTENT_SV else intent
 
 
+def count_sv(number: int, singular: str, plural: str) -> str:
+    """Write a count with the right Swedish form, e.g. ``1 meddelande``, ``3 meddelanden``."""
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def ordered_intents(intents: Sequence[str]) -> list[str]:
+    """Order intents for trainers: the business questions first, small talk after."""
+    order = {intent: position for position, intent in enumerate(INTENT_SV)}
+    return sorted(intents, key=lambda intent: order.get(intent, len(order)))
+
+
 def percent(value: float | None) -> str:
     """Format a confidence as a whole percentage, ``–`` when unknown."""
     return "–" if value is None else f"{round(100 * value)} %"
@@ -94,20 +105,24 @@ def outcome_messages(args: Mapping[str, Any]) -> list[str]:
         return int(value) if isinstance(value, str) and value.isdigit() else 0
 
     texts = {
-        "sparade": "{} meddelanden sparade som träningsexempel (data/nlu/inbox.yml).",
-        "irrelevanta": "{} meddelanden markerade som irrelevanta.",
+        "sparade": "Sparat som träningsexempel (data/nlu/inbox.yml): {}.",
+        "irrelevanta": "Markerat som irrelevant: {}.",
         "konflikter": (
-            "{} meddelanden hålls som konflikt: samma text har redan en annan avsikt. "
+            "Hålls som konflikt, eftersom samma text redan har en annan avsikt: {}. "
             "Lös konflikten under Konflikter."
         ),
         "testfil": (
-            "{} meddelanden finns i testfilen (tests/nlu/heldout.yml) och blir inte "
-            "träningsexempel: modellen ska aldrig tränas på testfilens texter."
+            "Finns i testfilen (tests/nlu/heldout.yml) och blir inte träningsexempel: {}. "
+            "Modellen ska aldrig tränas på testfilens texter."
         ),
-        "utan": ("{} meddelanden saknade orden för tillståndet och blir inte träningsexempel."),
-        "losta": "{} meddelanden fick den valda etiketten.",
+        "utan": "Saknade orden för tillståndet och blir inte träningsexempel: {}.",
+        "losta": "Fick den valda etiketten: {}.",
     }
-    return [text.format(n) for name, text in texts.items() if (n := count(name))]
+    return [
+        text.format(count_sv(n, "meddelande", "meddelanden"))
+        for name, text in texts.items()
+        if (n := count(name))
+    ]
 
 
 def _outcome_query(outcome: AnnotationOutcome) -> str:
@@ -161,6 +176,7 @@ def register_inbox(
             "reason_sv": REASON_SV,
             "percent": percent,
             "inbox_url": INBOX,
+            "count_sv": count_sv,
             "irrelevant": IRRELEVANT,
             **context,
         }
@@ -181,7 +197,7 @@ def register_inbox(
         page_arg = request.args.get("sida") or "1"
         page_number = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
         page = await asyncio.to_thread(inbox.groups, page_number, PER_PAGE)
-        intents = await asyncio.to_thread(inbox.intents)
+        intents = ordered_intents(await asyncio.to_thread(inbox.intents))
         return render(
             request,
             "inbox.html",
@@ -217,7 +233,7 @@ def register_inbox(
                 )
                 return redirect(f"{INBOX}?{_outcome_query(outcome)}", status=303)
         page = await asyncio.to_thread(inbox.groups, 1, PER_PAGE)
-        intents = await asyncio.to_thread(inbox.intents)
+        intents = ordered_intents(await asyncio.to_thread(inbox.intents))
         return render(
             request,
             "inbox.html",
@@ -235,7 +251,7 @@ def register_inbox(
         group = await asyncio.to_thread(inbox.group, key) if _KEY.match(key) else None
         if group is None:
             raise NotFound("Gruppen finns inte i inkorgen.")
-        intents = await asyncio.to_thread(inbox.intents)
+        intents = ordered_intents(await asyncio.to_thread(inbox.intents))
         values = form or {}
         return render(
             request,

@@ -105,6 +105,7 @@ async def test_annotating_a_group_writes_the_training_file_and_empties_the_inbox
     (key,) = group_keys(page.text)
     form = await client.get(f"/handlaggare/inkorg/grupp/{key}")
     assert form.status == 200 and "Vad vill personen?" in form.text
+    assert form.text.index("(ask_permit)") < form.text.index("(greet)")  # business first
     response = await client.post(
         f"/handlaggare/inkorg/grupp/{key}",
         {
@@ -116,7 +117,7 @@ async def test_annotating_a_group_writes_the_training_file_and_empties_the_inbox
     )
     assert response.status == 303
     done = await client.get(response.location or "")
-    assert "1 meddelanden sparade som träningsexempel" in done.text
+    assert "Sparat som träningsexempel (data/nlu/inbox.yml): 1 meddelande." in done.text
     assert "Inkorgen är tom" in done.text
     data = yaml.safe_load(training_file(settings).read_text("utf-8"))
     assert data["nlu"] == [
@@ -194,7 +195,8 @@ async def test_bulk_labels_many_groups_at_once(
     )
     assert response.status == 303
     left = await client.get(response.location or "")
-    assert "2 meddelanden sparade" in left.text and "1 meddelanden i 1 grupper" in left.text
+    assert "träningsexempel (data/nlu/inbox.yml): 2 meddelanden." in left.text
+    assert "1 meddelande i 1 grupp." in left.text
     data = yaml.safe_load(training_file(settings).read_text("utf-8"))
     assert data["nlu"] == [
         {"intent": "thank", "examples": "- tack tack tack\n- tusen tack snälla\n"}
@@ -214,7 +216,7 @@ async def test_a_held_out_text_is_refused_with_an_explanation(
         {"csrf_token": client.csrf(page), "etikett": "ask_permit"},
     )
     done = await client.get(response.location or "")
-    assert "finns i testfilen (tests/nlu/heldout.yml) och blir inte träningsexempel" in done.text
+    assert "Finns i testfilen (tests/nlu/heldout.yml) och blir inte träningsexempel" in done.text
     assert not training_file(settings).exists()
 
 
@@ -236,7 +238,7 @@ async def test_a_conflict_is_shown_and_resolved_on_the_conflicts_page(
         f"/handlaggare/inkorg/grupp/{key}", {"csrf_token": token, "etikett": "case_status"}
     )
     done = await client.get(response.location or "")
-    assert "hålls som konflikt" in done.text and "1 konflikter" in done.text
+    assert "Hålls som konflikt" in done.text and "1 konflikt</strong>" in done.text
     assert not training_file(settings).exists()
     conflicts = await client.get("/handlaggare/inkorg/konflikter")
     assert "request_human" in conflicts.text and "case_status" in conflicts.text
