@@ -57,7 +57,9 @@ INBOX_LIMIT = 500
 _EPOCHS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 _COMPONENT = re.compile(r"Starting to train component '([^']+)'")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"")
+# A quoted passage with a space in it, as Rasa quotes training examples (not "can't").
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]*\s[^'\n]*'(?!\w)|\"[^\"\n]*\s[^\"\n]*\"")
+_LOG_LINE = re.compile(r"\s(?:DEBUG|INFO)\s")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +101,9 @@ class ProgressParser:
 def failure_reason(log: str, lines: int = 12) -> str:
     """The end of a training log as a reason to show: no progress bars, no message texts.
 
-    Quoted passages with spaces (how Rasa quotes training examples) and personal data are
-    masked; file names and exception names stay.
+    Progress bars, INFO lines and warnings are dropped, and the text starts at the last error
+    when there is one; quoted passages with spaces (how Rasa quotes training examples) and
+    personal data are masked; file and class names stay.
 
     Args:
         log: The log text.
@@ -110,11 +113,16 @@ def failure_reason(log: str, lines: int = 12) -> str:
         The reason.
     """
     kept = []
-    for raw in re.split(r"[\r\n]", _ANSI.sub("", log)):
-        line = raw.strip()
-        if not line or "%|" in line or "Warning" in line or line.startswith("warnings.warn"):
+    for line in re.split(r"[\r\n]", _ANSI.sub("", log)):
+        # Progress bars, INFO lines, warnings and the source lines they quote go.
+        if not line.strip() or line[0].isspace() or "%|" in line or "Warning" in line:
             continue
-        kept.append(mask_all(_QUOTED.sub("'…'", line))[:300])
+        if _LOG_LINE.search(line) or line.startswith(("[", "warnings.warn")):
+            continue
+        kept.append(mask_all(_QUOTED.sub("'…'", line.strip()))[:400])
+    errors = [i for i, line in enumerate(kept) if re.search(r"(?:Error|Exception)\b", line)]
+    if errors:
+        kept = kept[errors[-1] :]  # the last error and what follows it
     return "\n".join(kept[-lines:]) or "Träningen avbröts utan felmeddelande."
 
 

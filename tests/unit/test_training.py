@@ -97,6 +97,14 @@ def test_failure_reason_keeps_the_error_and_masks_texts_and_personal_data() -> N
     assert "19900101" not in reason and "mitt pnr" not in reason
     assert "070-123" not in reason and "kim@foretag.se" not in reason
     assert failure_reason("") == "Träningen avbröts utan felmeddelande."
+    rasa_error = (
+        "2026-11-27 11:25:49 INFO     rasa.validator  - Validating intents...\n"
+        "  from jax import xla_computation\n"
+        "InvalidConfigException: Can't load class for name 'NoSuchTokenizer'. Please check.\n"
+    )
+    assert failure_reason(rasa_error) == (
+        "InvalidConfigException: Can't load class for name 'NoSuchTokenizer'. Please check."
+    )
 
 
 def test_data_fingerprint_changes_with_config_domain_or_data(settings: Settings) -> None:
