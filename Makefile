@@ -42,9 +42,11 @@ seed: migrate
 check-knowledge: venv
 	$(PY) -m bot.cli check-knowledge
 
-# Rasa fingerprints config, domain and data: it retrains only when one of them changed.
-model: spacy
-	$(BIN)/rasa train --out models --quiet
+# The model registry decides what Rasa serves: models/active.tar.gz (docs/retraining.md). This
+# trains (and activates, unless a trainer chose another model) only when no active model was
+# trained from the current config, domain and data.
+model: spacy migrate
+	$(PY) -m bot.cli train --if-changed
 
 var/rasa-api-token:
 	@mkdir -p var && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(32))" > $@
@@ -76,7 +78,7 @@ widget:
 	cd widget && npm ci --no-audit --no-fund && npm run build
 
 clean:
-	rm -rf $(VENV) var/*.db models/*.tar.gz models/spacy-sv results
+	rm -rf $(VENV) var/*.db var/trainings models/*.tar.gz models/spacy-sv results
 
 # The production profile on this machine (PostgreSQL, Redis, 2 Rasa, 2 action servers, nginx):
 # see deploy/README.md and docs/operations.md. PORT sets nginx's public port.
