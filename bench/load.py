@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/load.py [--levels 1,20,100] [--duration 30 | --conversations N]
-        [--systems stock,project] [--model models/xyz.tar.gz] [--profile DIR]
+        [--systems stock,project[,project_plain]] [--model models/xyz.tar.gz] [--profile DIR]
 
 For each system it starts, on free ports of 127.0.0.1 only, an action server
 (``rasa run actions``) and a Rasa server (``rasa run``, REST channel, SQL tracker store on a
@@ -13,6 +13,8 @@ bounded asyncio client (aiohttp) and stops all servers itself.
   form (name, company, org. number, contact, description, consent) and gets a case reference:
   every message goes through NLU, the form's validation actions run on the action server and
   the last one writes the case to a temporary SQLite case log (migrated with bot.db.migrate).
+* project_plain (only when asked for with ``--systems``): the same, served by the bare
+  ``rasa run`` instead of the project's launcher (``python -m bot.rasa_server``);
 * stock: the assistant ``rasa init --no-prompt`` creates and trains in a temporary directory
   (hello, I am sad, yes, bye: NLU and responses, no custom action), served the same way.
 
@@ -171,7 +173,19 @@ async def stock_conversation(
     stats.conversations_done += 1
 
 
-CONVERSATIONS = {"project": project_conversation, "stock": stock_conversation}
+CONVERSATIONS = {
+    "project": project_conversation,
+    "project_plain": project_conversation,
+    "stock": stock_conversation,
+}
+# How each system's Rasa server starts: the project through its launcher (bot/rasa_server.py,
+# as the Procfile and the production profile do), project_plain with the bare ``rasa run`` to
+# show what the launcher's speed-ups bring, stock as ``rasa init`` made it.
+RASA_SERVER = {
+    "project": [sys.executable, "-m", "bot.rasa_server"],
+    "project_plain": [RASA],
+    "stock": [RASA],
+}
 
 
 async def run_level(
@@ -227,7 +241,7 @@ def endpoints_for(system: str, action_port: int, tracker_db: Path) -> dict[str, 
     the stock assistant gets Rasa's SQLTrackerStore.
     """
     store: dict[str, Any] = {"type": "SQL"}
-    if system == "project":
+    if system != "stock":
         store = dict(yaml.safe_load((REPO / "endpoints.yml").read_text())["tracker_store"])
     store.update({"dialect": "sqlite", "db": str(tracker_db)})
     return {
@@ -237,8 +251,13 @@ def endpoints_for(system: str, action_port: int, tracker_db: Path) -> dict[str, 
 
 
 @contextmanager
-def serving(system: str, workdir: Path, model: Path | None) -> Iterator[Servers]:
-    """Start one system's action server and Rasa server on free loopback ports; stop them."""
+def serving(
+    system: str, workdir: Path, model: Path | None, project_env: dict[str, str] | None = None
+) -> Iterator[Servers]:
+    """Start one system's action server and Rasa server on free loopback ports; stop them.
+
+    ``project_env`` is added to the environment of the project's servers (not the stock one's).
+    """
     from bot.db import migrate
 
     run_dir = workdir / system
@@ -251,7 +270,8 @@ def serving(system: str, workdir: Path, model: Path | None) -> Iterator[Servers]
     # The load comes from one address: no per-address limit (bot/rate_limit.py).
     env = bench_env(SANIC_HOST="127.0.0.1", LOTSEN_VAR_DIR=str(run_dir), LOTSEN_RATE_LIMIT_IP="off")
     case_db: Path | None = None
-    if system == "project":
+    if system != "stock":
+        env.update(project_env or {})
         cwd, model_path, credentials = REPO, _project_model(model), REPO / "credentials.yml"
         case_db = run_dir / "cases.db"
         env["DATABASE_URL"] = f"sqlite:///{case_db}"
@@ -268,7 +288,7 @@ def serving(system: str, workdir: Path, model: Path | None) -> Iterator[Servers]
                 cwd=cwd, env=env, stdout=alog, stderr=subprocess.STDOUT,
             )  # fmt: skip
             processes["rasa"] = subprocess.Popen(
-                [RASA, "run", "-m", str(model_path), "--endpoints", str(endpoints),
+                [*RASA_SERVER[system], "run", "-m", str(model_path), "--endpoints", str(endpoints),
                  "--credentials", str(credentials), "-i", "127.0.0.1", "-p", str(rasa_port)],
                 cwd=cwd, env=env, stdout=rlog, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -415,7 +435,14 @@ def main() -> None:
         default=None,
         help="the project's model (default: rasa train --out models, cached)",
     )
+    parser.add_argument(
+        "--project-env",
+        default="",
+        help="KEY=VALUE[,KEY=VALUE] for the project's servers only, e.g. "
+        "TF_INTRA_OP_PARALLELISM_THREADS=1 (to measure a setting beside the stock assistant)",
+    )
     args = parser.parse_args()  # fmt: skip
+    project_env = dict(item.split("=", 1) for item in filter(None, args.project_env.split(",")))
     levels = [int(n) for n in args.levels.split(",")]
     rows: list[Row] = []
     notes: list[str] = []
@@ -424,7 +451,7 @@ def main() -> None:
             if system not in CONVERSATIONS:
                 parser.error(f"unknown system {system!r}")
             print(f"[{time.strftime('%H:%M:%S')}] {system}: starting servers ...", flush=True)
-            with serving(system, Path(tmp), args.model) as servers:
+            with serving(system, Path(tmp), args.model, project_env) as servers:
                 # One conversation to warm up (model loading, first tracker, first action call).
                 asyncio.run(run_level(system, servers.url, 1, 60, 1))
                 warmup_cases = count_cases(servers.case_db)

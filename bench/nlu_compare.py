@@ -2,13 +2,16 @@
 
 Usage:
     .venv/bin/python bench/nlu_compare.py [--tasks business,massive]
-        [--systems project,rasa_default,svm] [--epochs N]
+        [--systems project,rasa_default,svm] [--epochs N] [--configs bench/configs/x.yml,...]
 
 Systems:
     project       config.yml (NLU part), trained with ``rasa train nlu``
     rasa_default  Rasa's default pipeline for ``language: sv``: what a ``rasa init`` assistant
                   trains (read from the installed Rasa package)
     svm           TF-IDF char_wb 2-5 + word 1-2 n-grams into scikit-learn's LinearSVC
+    <name>        with ``--configs bench/configs/<name>.yml``: a candidate config, trained and
+                  scored like the project's (develop pipelines there, not in config.yml, which
+                  every test run would retrain)
 
 Tasks:
     business  train on data/nlu/, score tests/nlu/heldout.yml (never trained on)
@@ -35,6 +38,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -140,6 +145,16 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def candidate(path: Path) -> Callable[[], Config]:
+    """A system reading a candidate Rasa config file."""
+
+    def config() -> Config:
+        loaded: Config = yaml.safe_load(path.read_text())
+        return loaded
+
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -150,8 +165,17 @@ def main() -> None:
         default=None,
         help="override DIET/ResponseSelector epochs (quick run, not real figures)",
     )
+    parser.add_argument(
+        "--configs",
+        default="",
+        help="comma-separated candidate Rasa configs, each an extra system named after its file",
+    )
     args = parser.parse_args()  # fmt: skip
     tasks, systems = args.tasks.split(","), args.systems.split(",")
+    for path in filter(None, args.configs.split(",")):
+        SYSTEMS[Path(path).stem] = candidate(Path(path))
+        ALL_SYSTEMS.append(Path(path).stem)
+        systems.insert(-1 if systems[-1] == "svm" else len(systems), Path(path).stem)
     for name in tasks:
         if name not in TASKS:
             parser.error(f"unknown task {name!r}")

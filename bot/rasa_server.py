@@ -8,6 +8,9 @@ arguments of the ``rasa`` command. Before handing them to Rasa's own command lin
   response schema against the JSON-Schema meta-schema on every custom-action call (Rasa 3.6's
   ``RemoteAction._validate_action_result`` calls ``jsonschema.validate``, whose
   ``check_schema`` took 40 % of the server's CPU under load: docs/benchmarks.md);
+* makes Rasa find an event's class by its type name with a dictionary
+  (:func:`install_cached_event_types`) instead of walking every subclass of ``Event`` for each
+  event it reads (``Event.resolve_by_type``: about half of loading a stored conversation);
 * turns telemetry off unless the environment says otherwise.
 
 Nothing is patched on import: only :func:`main` (or a direct call of the install function)
@@ -77,6 +80,52 @@ def install_cached_action_validation() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+@functools.cache
+def _event_class(type_name: str) -> Any:
+    """The first subclass of ``Event`` with this type name, in Rasa's own search order."""
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    return next((c for c in all_subclasses(Event) if c.type_name == type_name), None)
+
+
+def resolve_event_type(type_name: str, default: Any = None) -> Any:
+    """``Event.resolve_by_type`` with the classes found remembered by type name.
+
+    Same answers as Rasa's: the class, ``None`` for the old ``topic`` events, ``default``, or
+    ``ValueError`` for unknown names (unknown names are looked up again every time, so an event
+    class defined later is still found).
+
+    Args:
+        type_name: The ``event`` field of a serialised event.
+        default: Class to return for an unknown name.
+
+    Returns:
+        The event class (or None).
+
+    Raises:
+        ValueError: For an unknown name without a default.
+    """
+    found = _event_class(type_name)
+    if found is None:
+        _event_class.cache_clear()
+        found = _event_class(type_name)
+    if found is not None:
+        return found
+    if type_name == "topic":
+        return None
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+def install_cached_event_types() -> None:
+    """Make ``Event.resolve_by_type`` (used for every event read) a dictionary look-up."""
+    from rasa.shared.core.events import Event
+
+    Event.resolve_by_type = staticmethod(resolve_event_type)  # type: ignore[method-assign,assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Install the speed-ups, then run Rasa's command line with ``argv``.
 
@@ -85,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     install_cached_action_validation()
+    install_cached_event_types()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]

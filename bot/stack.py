@@ -576,7 +576,10 @@ class Stack:
             self._add(
                 name,
                 [
-                    RASA,
+                    # Rasa's CLI with the project's speed-ups installed (bot/rasa_server.py).
+                    sys.executable,
+                    "-m",
+                    "bot.rasa_server",
                     "run",
                     "-m",
                     str(self.model),

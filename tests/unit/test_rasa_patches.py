@@ -225,3 +225,53 @@ def test_masking_store_keeps_its_sqlite_connections_open(tmp_path: Path) -> None
         assert asyncio.run(store.retrieve("s2")) is not None
     assert len(connects) <= 1
     assert store.engine.dialect.name == "sqlite"
+
+
+# --- Event classes by type name -------------------------------------------------------------
+
+
+def _event_type_names() -> list[str]:
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    return sorted({c.type_name for c in all_subclasses(Event)})
+
+
+@pytest.mark.parametrize("name", [*_event_type_names(), "topic", "no_such_event"])
+def test_cached_event_types_give_rasas_answers(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.shared.core.events import Event, UserUttered
+
+    original = Event.__dict__["resolve_by_type"]
+    monkeypatch.setattr(Event, "resolve_by_type", original)
+    answers: list[object] = []
+    for resolve in (Event.resolve_by_type, rasa_server.resolve_event_type):
+        for default in (None, UserUttered):
+            try:
+                answers.append(resolve(name, default))
+            except ValueError as error:
+                answers.append(str(error))
+    assert answers[:2] == answers[2:]
+    rasa_server.install_cached_event_types()
+    assert Event.resolve_by_type(name, UserUttered) == answers[1]
+
+
+def test_events_read_back_equal_with_cached_event_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.shared.core.events import Event
+
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
+    dicts = [event.as_dict() for event in _conversation()]
+    before = [Event.from_parameters(d) for d in dicts]
+    rasa_server.install_cached_event_types()
+    after = [Event.from_parameters(d) for d in dicts]
+    assert after == before and all(e is not None for e in after)
+
+
+def test_an_event_class_defined_later_is_still_found() -> None:
+    from rasa.shared.core.events import ActionExecuted
+
+    assert rasa_server.resolve_event_type("lotsen_test_event", ActionExecuted) is ActionExecuted
+
+    class LotsenTestEvent(ActionExecuted):
+        type_name = "lotsen_test_event"
+
+    assert rasa_server.resolve_event_type("lotsen_test_event") is LotsenTestEvent
