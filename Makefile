@@ -18,6 +18,7 @@ help:
 	@echo "make run    set up (venv, spaCy pipeline, database, demo data, model) and start all services"
 	@echo "make test   run lint, type checks and the whole test suite"
 	@echo "make lint   ruff + mypy only"
+	@echo "make bench the benchmarks of issue 7 (quick; BENCH_ARGS=--full for MASSIVE and 100 users)"
 
 $(VENV)/.installed: pyproject.toml
 	@PYTHON310=$$(scripts/find-python310) || exit 1; \
@@ -85,3 +86,11 @@ clean:
 .PHONY: run-prod
 run-prod: venv spacy model
 	scripts/run-prod --port $${PORT:-8080}
+
+# Benchmarks of issue 7, each printing a Markdown table (docs/benchmarks.md, bench/RESULTS.md).
+# Quick, about 30 min on an idle 2-core machine: business NLU (project, Rasa default, linear
+# SVM), 1 and 20 concurrent users for 20 s beside the stock assistant, retrain to live.
+# `make bench BENCH_ARGS=--full`: MASSIVE sv-SE with real epochs and 100 users too (hours).
+.PHONY: bench
+bench: venv spacy
+	nice -n 10 $(PY) bench/run_all.py $(BENCH_ARGS)
