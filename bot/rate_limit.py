@@ -21,6 +21,7 @@ in-process limiter even when Redis is configured).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -181,6 +182,12 @@ class RedisLimiter:
         return float(wait) / 1e6
 
 
+@functools.cache
+def process_limiter() -> MemoryLimiter:
+    """The process's in-memory limiter, shared by the REST and socket.io channels."""
+    return MemoryLimiter()
+
+
 def redis_limiter_from_env() -> RedisLimiter | None:
     """A :class:`RedisLimiter` when ``REDIS_HOST`` is set, like the production lock store."""
     host = os.environ.get("REDIS_HOST", "").strip()
@@ -244,7 +251,7 @@ class ChannelLimits:
     def from_env(cls) -> ChannelLimits:
         """Read the limits from the environment (see the module docstring)."""
         return cls(
-            limiter=redis_limiter_from_env() or MemoryLimiter(),
+            limiter=redis_limiter_from_env() or process_limiter(),
             per_ip=Rate.parse(os.environ.get("LOTSEN_RATE_LIMIT_IP") or DEFAULT_IP_LIMIT),
             per_conversation=Rate.parse(
                 os.environ.get("LOTSEN_RATE_LIMIT_CONVERSATION") or DEFAULT_CONVERSATION_LIMIT
