@@ -25,6 +25,7 @@ from bot.inbox import (
     read_nlu_file,
     shape,
     shape_key,
+    write_atomically,
 )
 from bot.settings import REPO_ROOT, Settings
 from tests.nlu_project import copy_project
@@ -551,3 +552,13 @@ def test_the_cli_collects_for_cron(
         "1 new messages in the NLU inbox; 1 open in 1 groups, 0 conflicts.",
         "0 new messages in the NLU inbox; 1 open in 1 groups, 0 conflicts.",
     ]
+
+
+def test_the_training_file_is_replaced_whole_and_removed_when_empty(tmp_path: Path) -> None:
+    target = tmp_path / "nlu" / "inbox.yml"
+    write_atomically(target, 'version: "3.1"\n')
+    write_atomically(target, "nlu: []\n")
+    assert target.read_text() == "nlu: []\n" and oct(target.stat().st_mode)[-3:] == "644"
+    assert [path.name for path in target.parent.iterdir()] == ["inbox.yml"]
+    write_atomically(target, None)
+    assert not target.exists()
