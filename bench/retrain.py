@@ -1,138 +1,177 @@
-"""Retrain to live: one new annotated example until the running server answers with it.
+"""Retrain to live: from "Träna ny modell" until the running Rasa server answers with the new model.
 
 Usage:
-    .venv/bin/python bench/retrain.py [--modes full,finetune] [--epoch-fraction 0.2]
+    nice -n 10 .venv/bin/python bench/retrain.py [--fresh-cache] [--example TEXT]
 
-Trains the project's model (config.yml, domain.yml, data/ copied to a temporary directory) with
-a fresh cache and serves it with ``rasa run --enable-api`` on a free port of 127.0.0.1. Then, per
-mode, adds one new annotated ``ask_permit`` example to the copied data and times:
+Copies the project (config.yml, domain.yml, data/; the Swedish spaCy pipeline is linked) to a
+temporary directory with its own registry database, starts ``rasa run --enable-api
+--auth-token`` on a free port of 127.0.0.1 without a model, trains a first model through the
+model registry (bot.training, the path of the web app's button) and activates it. Then it
+annotates one new message in the NLU inbox (bot.inbox writes data/nlu/inbox.yml, as the web app
+does) and times, from ``start_training``:
 
-* train: ``rasa train`` into the temporary directory, with the warm cache of the first
-  training (what a trainer's retrain on the same machine gets): ``full`` retrains from scratch
-  what changed, ``finetune`` is ``rasa train --finetune <previous model> --epoch-fraction F``;
-* load: ``PUT /model`` with the new archive until it returns;
-* answer: the first ``/model/parse`` of the new example after that.
+* queue: until the detached worker started;
+* train: the worker's ``rasa train`` (NLU and dialogue), progress recorded in the registry;
+* evaluate: the worker scores the new and the active model (held-out file, annotated inbox);
+* activate: ``activate`` (gate, ``PUT /model``, models/active.tar.gz) until it returns;
+* answer: the first ``/model/parse`` of the new message.
 
-It prints a table and stops the server itself.
+Training runs with Rasa's training cache as it is on this machine (what a trainer's retrain
+gets); ``--fresh-cache`` gives the first training an empty cache. It prints a table and stops
+the server itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import RASA, REPO, bench_env, stop, wait_for
+from bot.db import create_db_engine, migrate
+from bot.inbox import Inbox, Label, inbox_message, shape, shape_key
+from bot.model_registry import ModelRecord, ModelRegistry, activate
+from bot.settings import Settings
 from bot.stack import free_port
+from bot.training import start_training, wait_for_training
 
-NEW_EXAMPLES = {
-    "full": "måste vi ha [bygglov](permit_type) för en ny cykelverkstad i containern på gården",
-    "finetune": "krävs [bygglov](permit_type) för att sätta upp ett växthus vid vår plantskola",
-}
-
-
-def _request(method: str, url: str, body: dict[str, object] | None = None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=600) as response:
-        text = response.read().decode()
-    return json.loads(text) if text else None
+NEW_EXAMPLE = "måste vi ha bygglov för en ny cykelverkstad i containern på gården"
+NEW_INTENT = "ask_permit"
 
 
-def _train(project: Path, out: Path, env: dict[str, str], extra: list[str]) -> tuple[Path, float]:
+def _project(workdir: Path) -> Path:
+    project = workdir / "project"
+    project.mkdir()
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(REPO / name, project / name)
+    shutil.copytree(REPO / "data", project / "data")
+    # config.yml names the Swedish pipeline relative to the project: models/spacy-sv.
+    (project / "models").mkdir()
+    (project / "models" / "spacy-sv").symlink_to(REPO / "models" / "spacy-sv")
+    return project
+
+
+def _train(settings: Settings, registry: ModelRegistry) -> tuple[ModelRecord, dict[str, float]]:
     started = time.monotonic()
-    result = subprocess.run(
-        [RASA, "train", "--config", str(project / "config.yml"), "--domain",
-         str(project / "domain.yml"), "--data", str(project / "data"), "--out", str(out),
-         "--quiet", *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"rasa train failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return max(out.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime), seconds
+    marks: dict[str, float] = {}
+
+    def on_progress(model: ModelRecord) -> None:
+        if model.status == "training":
+            marks.setdefault("worker", time.monotonic() - started)
+        if model.phase == "Utvärderar":
+            marks.setdefault("evaluate", time.monotonic() - started)
+
+    queued = start_training(settings, "bench", registry)
+    model = wait_for_training(settings, registry, queued.id, on_progress, timeout=3600, poll=0.2)
+    marks["done"] = time.monotonic() - started
+    if model.status != "trained":
+        raise RuntimeError(f"training failed:\n{model.failure_reason}")
+    return model, marks
 
 
-def _add_example(project: Path, text: str) -> None:
-    path = project / "data" / "nlu" / "ask_permit.yml"
-    lines = path.read_text().splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip() == "examples: |") + 1
-    lines.insert(at, f"    - {text}")
-    path.write_text("\n".join(lines) + "\n")
+def _annotate(inbox: Inbox, text: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    message = inbox_message("bench", now, {"text": text}, "nlu_fallback")
+    assert message is not None
+    inbox.repository.add([message])
+    inbox.annotate([shape_key(shape(message.text))], Label(NEW_INTENT), "bench")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--modes", default="full,finetune")
-    parser.add_argument("--epoch-fraction", type=float, default=0.2)
+    parser.add_argument("--fresh-cache", action="store_true", help="empty Rasa training cache")
+    parser.add_argument("--example", default=NEW_EXAMPLE, help="the newly annotated message")
     args = parser.parse_args()
-    rows = []
     with tempfile.TemporaryDirectory(prefix="retrain-") as tmp:
         workdir = Path(tmp)
-        project = workdir / "project"
-        project.mkdir()
-        for name in ("config.yml", "domain.yml"):
-            shutil.copy(REPO / name, project / name)
-        shutil.copytree(REPO / "data", project / "data")
-        env = bench_env(RASA_CACHE_DIRECTORY=str(workdir / "cache"))
-        print(f"[{time.strftime('%H:%M:%S')}] first training (fresh cache) ...", flush=True)
-        model, first_seconds = _train(project, workdir / "models", env, [])
-        print(f"    {first_seconds:.0f} s", flush=True)
-        port = free_port()
-        endpoints = workdir / "endpoints.yml"
-        endpoints.write_text(
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        if args.fresh_cache:
+            os.environ["RASA_CACHE_DIRECTORY"] = str(workdir / "cache")
+        # The registry's worker inherits this process's environment.
+        os.environ.update(
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
-        log = workdir / "rasa.log"
+        project = _project(workdir)
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
+        settings = Settings(
+            database_url=f"sqlite:///{workdir / 'var' / 'cases.db'}",
+            tracker_store_url=f"sqlite:///{workdir / 'var' / 'tracker.db'}",
+            var_dir=workdir / "var",
+            models_dir=workdir / "models",
+            project_dir=project,
+            heldout_file=REPO / "tests" / "nlu" / "heldout.yml",
+            rasa_urls=(url,),
+        )
+        migrate(settings.database_url)
+        settings.models_dir.mkdir()
+        token = os.environ.get("RASA_API_TOKEN") or "bench-token"
+        (settings.var_dir / "rasa-api-token").write_text(token)
+        engine = create_db_engine(settings.database_url)
+        registry = ModelRegistry(engine)
+        inbox = Inbox(settings, engine)
+        log = workdir / "rasa.log"
         with log.open("wb") as out:
+            # From the project: Rasa loads config.yml's models/spacy-sv relative to its cwd.
             server = subprocess.Popen(
-                [RASA, "run", "--enable-api", "-m", str(model), "--endpoints", str(endpoints),
+                [RASA, "run", "--enable-api", "--auth-token", token, "-m", str(settings.models_dir),
                  "-i", "127.0.0.1", "-p", str(port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                cwd=project, env=bench_env(), stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
-            try:
-                wait_for(f"{url}/", server, log)
-                for mode in args.modes.split(","):
-                    example = NEW_EXAMPLES[mode]
-                    plain = example.replace("[bygglov](permit_type)", "bygglov")
-                    print(f"[{time.strftime('%H:%M:%S')}] {mode} ...", flush=True)
-                    started = time.monotonic()
-                    _add_example(project, example)
-                    extra = (
-                        ["--finetune", str(model), "--epoch-fraction", str(args.epoch_fraction)]
-                        if mode == "finetune"
-                        else []
-                    )
-                    model, train_seconds = _train(project, workdir / f"models-{mode}", env, extra)
-                    loaded = time.monotonic()
-                    _request("PUT", f"{url}/model", {"model_file": str(model)})
-                    load_seconds = time.monotonic() - loaded
-                    parse = _request("POST", f"{url}/model/parse", {"text": plain})
-                    total = time.monotonic() - started
-                    intent = (parse or {}).get("intent", {}) if isinstance(parse, dict) else {}
-                    rows.append((mode, train_seconds, load_seconds, total, intent.get("name")))
-                    print(f"    {rows[-1]}", flush=True)
-            finally:
-                stop(server)
+        try:
+            print(f"[{time.strftime('%H:%M:%S')}] first model ...", flush=True)
+            first, first_marks = _train(settings, registry)
+            wait_for(f"{url}/", server, log)
+            activate(settings, registry, first.id, "bench", "trainer")
+            before = _parse(url, token, args.example)
+            print(f"    {first_marks['done']:.0f} s; the new message is parsed as {before}")
+
+            print(f"[{time.strftime('%H:%M:%S')}] retrain to live ...", flush=True)
+            _annotate(inbox, args.example)
+            started = time.monotonic()
+            new, marks = _train(settings, registry)
+            activated = time.monotonic()
+            activate(settings, registry, new.id, "bench", "trainer")
+            live = time.monotonic()
+            after = _parse(url, token, args.example)
+            answered = time.monotonic()
+        finally:
+            stop(server)
+            engine.dispose()
+    queue = marks.get("worker", 0.0)
+    evaluate = marks.get("evaluate", marks["done"])
+    total = answered - started
     print()
-    print(f"first training, fresh cache: {first_seconds:.0f} s")
-    print("| mode | train s | model load s | retrain to live s | new example parsed as |")
-    print("|---|---|---|---|---|")
-    for mode, train_seconds, load_seconds, total, intent in rows:
-        print(f"| {mode} | {train_seconds:.0f} | {load_seconds:.1f} | {total:.0f} | {intent} |")
-    if "finetune" in args.modes:
-        print(f"finetune: --epoch-fraction {args.epoch_fraction}")
+    print(f"first model (registry training + evaluation): {first_marks['done']:.0f} s"
+          f"{' (fresh cache)' if args.fresh_cache else ''}")  # fmt: skip
+    print(f"new message: {args.example!r} -> before {before}, after {after}")
+    print("| step | seconds |")
+    print("|---|---|")
+    print(f"| queue (worker starts) | {queue:.1f} |")
+    print(f"| rasa train (NLU + dialogue) | {evaluate - queue:.1f} |")
+    print(f"| evaluate new + active model | {marks['done'] - evaluate:.1f} |")
+    print(f"| activate (PUT /model) | {live - activated:.1f} |")
+    print(f"| first answer | {answered - live:.2f} |")
+    print(f"| **retrain to live** | **{total:.0f}** |")
+
+
+def _parse(url: str, token: str, text: str) -> str:
+    response = requests.post(
+        f"{url}/model/parse", params={"token": token}, json={"text": text}, timeout=120
+    )
+    response.raise_for_status()
+    return str(response.json()["intent"]["name"])
 
 
 if __name__ == "__main__":

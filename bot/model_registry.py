@@ -621,7 +621,10 @@ def _server_error(url: str, error: Exception) -> str:
     if isinstance(error, urllib.error.HTTPError):
         if error.code in {401, 403}:
             return f"Rasa-servern {url} godtog inte API-nyckeln (HTTP {error.code})."
-        return f"Rasa-servern {url} kunde inte läsa in modellen (HTTP {error.code})."
+        detail = ""
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            detail = str(json.loads(error.read().decode()).get("message") or "")[:300]
+        return f"Rasa-servern {url} kunde inte läsa in modellen (HTTP {error.code}). {detail}"
     return f"Rasa-servern {url} svarar inte ({type(error).__name__})."
 
 
