@@ -40,6 +40,7 @@ from bot.exports import csv_lines
 from bot.knowledge import Knowledge, get_knowledge
 from bot.models import utcnow
 from bot.transcripts import TranscriptReader
+from bot.validation import clean_text
 from bot.web.charts import bar_chart
 from bot.web.security import SESSION_COOKIE, SessionSigner
 from bot.worktime import STOCKHOLM
@@ -52,6 +53,7 @@ CASE_ROLES = frozenset({"official", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
 ALL_ROLES = frozenset({"official", "trainer", "admin"})
 TRAINER_ROLES = frozenset({"trainer", "admin"})
+MAX_ID = 2**63  # ids in URLs beyond a 64-bit integer cannot exist (404, not a database error)
 
 TOPIC_SV = {
     "permit": "Lov och tillstånd",
@@ -181,6 +183,20 @@ def _parse_int(value: str | None, default: int) -> int:
 
 def _choice(value: str | None, allowed: Iterable[str]) -> str | None:
     return value if value in set(allowed) else None
+
+
+def form_note(value: str | None, max_length: int = 4000) -> str:
+    """Clean an official's note: no control characters, line breaks kept, bounded length.
+
+    Args:
+        value: The note as posted.
+        max_length: Longest note kept.
+
+    Returns:
+        The cleaned note (may be empty).
+    """
+    lines = (clean_text(line, max_length) for line in (value or "").splitlines())
+    return "\n".join(lines).strip()[:max_length]
 
 
 def parse_case_query(args: Mapping[str, Any], knowledge: Knowledge) -> CaseQuery:
@@ -315,6 +331,8 @@ def register_officials(app: Sanic, services: OfficialsServices) -> OfficialsPage
                     status=403,
                     message="Formuläret har gått ut. Ladda om sidan och försök igen.",
                 )
+        if any(not 0 <= value < MAX_ID for value in _int_params(request)):
+            raise NotFound("Sidan eller ärendet finns inte.")  # no database integer that big
         return None
 
     @app.middleware("response")  # type: ignore[no-untyped-call]
@@ -365,7 +383,7 @@ def register_officials(app: Sanic, services: OfficialsServices) -> OfficialsPage
             next_url = PREFIX
         if request.method == "GET":
             return render(request, "login.html", next_url=next_url, error=None, email="")
-        email = (request.form.get("email") or "").strip()
+        email = clean_text(request.form.get("email"))
         password = request.form.get("password") or ""
         address = request.remote_addr or request.ip or "unknown"
         result = await asyncio.to_thread(services.users.authenticate, email, password, address)
@@ -451,7 +469,7 @@ def register_officials(app: Sanic, services: OfficialsServices) -> OfficialsPage
         user: UserRecord = request.ctx.user
         scope = scope_for(user)
         form = request.form
-        note = (form.get("note") or "").strip()[:4000]
+        note = form_note(form.get("note"))
         cases = services.cases
         now = services.now()
         actions: dict[str, Callable[[], CaseRecord]] = {
@@ -539,8 +557,8 @@ def register_officials(app: Sanic, services: OfficialsServices) -> OfficialsPage
         try:
             await asyncio.to_thread(
                 services.users.create,
-                form.get("email") or "",
-                form.get("name") or "",
+                clean_text(form.get("email")),
+                clean_text(form.get("name")),
                 form.get("role") or "",
                 form.get("password") or "",
                 unit,
@@ -596,6 +614,10 @@ FIGURE_CSV_HEADER = (
     "andel inom servicelöftet", "median till första svar (arbetstimmar)",
     "90:e percentil till första svar (arbetstimmar)", "öppna", "försenade",
 )  # fmt: skip
+
+
+def _int_params(request: Request) -> list[int]:
+    return [value for value in request.match_info.values() if isinstance(value, int)]
 
 
 def _yes_no(value: bool) -> str:

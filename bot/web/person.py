@@ -22,6 +22,7 @@ from bot.person_data import (
     Subject,
     export_json,
 )
+from bot.validation import clean_text
 from bot.web.officials import ADMIN_ROLES, PREFIX, OfficialsPages
 
 PERSON_PATH = f"{PREFIX}/personuppgifter"
@@ -117,4 +118,4 @@ KIND_SV = {"export": "Export", "erase": "Radering"}
 
 def _field(request: Request, name: str) -> str:
     value = request.form.get(name) if request.method == "POST" and request.form else None
-    return value.strip()[:300] if isinstance(value, str) else ""
+    return clean_text(value) if isinstance(value, str) else ""

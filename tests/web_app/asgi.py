@@ -54,15 +54,20 @@ class Client:
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         client: str = "127.0.0.1",
+        body: bytes | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> Response:
+        """Send a request; ``data`` is form-encoded, ``body`` is sent as it is."""
         if not self.started:
             await self._lifespan()
         parts = urlsplit(url)
-        body = urlencode(data or {}, doseq=True).encode() if data is not None else b""
+        if body is None and data is not None:
+            body = urlencode(data, doseq=True).encode()
         raw_headers = [(b"host", b"testserver")]
-        if data is not None:
-            raw_headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+        if body is not None:
+            raw_headers.append((b"content-type", content_type.encode()))
             raw_headers.append((b"content-length", str(len(body)).encode()))
+        body = body or b""
         if self.cookies:
             cookie = "; ".join(f"{key}={value}" for key, value in self.cookies.items())
             raw_headers.append((b"cookie", cookie.encode()))

@@ -67,20 +67,6 @@ async def test_login_sets_a_signed_httponly_samesite_cookie_and_redirects_back(
     assert (await client.get("/handlaggare/oversikt")).status == 200
 
 
-async def test_login_never_redirects_off_site(client: Client, official: UserRecord) -> None:
-    page = await client.get("/handlaggare/logga-in")
-    response = await client.post(
-        "/handlaggare/logga-in",
-        {
-            "email": official.email,
-            "password": PASSWORD,
-            "csrf_token": client.csrf(page),
-            "nasta": "//evil.example/handlaggare/",
-        },
-    )
-    assert response.location == "/handlaggare"
-
-
 async def test_the_session_nonce_changes_at_login(client: Client, official: UserRecord) -> None:
     await client.get("/handlaggare/logga-in")
     before = client.cookies[SESSION_COOKIE]
@@ -106,23 +92,6 @@ async def test_wrong_password_is_refused_without_telling_which_part(
     assert (await client.get("/handlaggare/arenden")).status == 302
 
 
-async def test_repeated_failures_lock_the_account_even_for_the_right_password(
-    client: Client, official: UserRecord
-) -> None:
-    token = await csrf_for(client, "/handlaggare/logga-in")
-    for _ in range(5):
-        await client.post(
-            "/handlaggare/logga-in",
-            {"email": official.email, "password": "fel", "csrf_token": token},
-        )
-    response = await client.post(
-        "/handlaggare/logga-in",
-        {"email": official.email, "password": PASSWORD, "csrf_token": token},
-    )
-    assert response.status == 401
-    assert "För många misslyckade inloggningar" in response.text
-
-
 async def test_a_failed_login_is_delayed(settings: Settings, official: UserRecord) -> None:
     slow = Client(create_app(settings, name="lotsen_slow_login", login_delay=0.3))
     token = await csrf_for(slow, "/handlaggare/logga-in")
@@ -131,15 +100,6 @@ async def test_a_failed_login_is_delayed(settings: Settings, official: UserRecor
         "/handlaggare/logga-in", {"email": official.email, "password": "fel", "csrf_token": token}
     )
     assert time.monotonic() - started >= 0.3
-
-
-async def test_login_without_a_csrf_token_is_rejected(client: Client, official: UserRecord) -> None:
-    await client.get("/handlaggare/logga-in")
-    response = await client.post(
-        "/handlaggare/logga-in", {"email": official.email, "password": PASSWORD}
-    )
-    assert response.status == 403
-    assert (await client.get("/handlaggare/arenden")).status == 302
 
 
 async def test_logout_ends_the_session_and_needs_csrf(client: Client, official: UserRecord) -> None:

@@ -6,15 +6,13 @@ import csv
 import datetime as dt
 import io
 
-import pytest
-
 from bot.accounts import UserRecord
 from bot.cases import CaseRepository
 from bot.models import utcnow
 from bot.settings import Settings
 
 from .asgi import Client
-from .conftest import add_tracker_event, csrf_for, login, make_case
+from .conftest import csrf_for, login, make_case
 
 XSS = "<img src=x onerror=alert(1)>"
 LONG_AGO = utcnow() - dt.timedelta(days=30)
@@ -31,25 +29,6 @@ async def test_an_official_lists_only_cases_of_the_own_unit(
     assert "Egen Bygg AB" in page.text and "Annan Miljö AB" not in page.text
     forced = await client.get("/handlaggare/arenden?enhet=miljo")
     assert "Annan Miljö AB" not in forced.text
-
-
-async def test_a_case_of_another_unit_is_not_found_and_cannot_be_changed(
-    client: Client, cases: CaseRepository, official: UserRecord
-) -> None:
-    other = make_case(cases, "other", unit="miljo", company="Annan Miljö AB")
-    await login(client, official.email)
-    page = await client.get(f"/handlaggare/arenden/{other.id}")
-    missing = await client.get("/handlaggare/arenden/9999")
-    assert page.status == missing.status == 404
-    assert "Annan Miljö AB" not in page.text
-    token = await csrf_for(client)
-    for action in ("anteckning", "avsluta", "svar", "tilldela"):
-        response = await client.post(
-            f"/handlaggare/arenden/{other.id}/{action}",
-            {"csrf_token": token, "note": "x", "channel": "phone", "assignee": str(official.id)},
-        )
-        assert response.status == 404
-    assert [event.kind for event in cases.events(other.id)] == ["created"]
 
 
 async def test_an_admin_sees_every_unit(
@@ -107,21 +86,6 @@ async def test_list_pages_keep_the_filters(
     assert "Företag 29" in second.text and "Företag 00" not in second.text
 
 
-async def test_the_case_page_shows_the_transcript_as_escaped_text(
-    client: Client, cases: CaseRepository, official: UserRecord, settings: Settings
-) -> None:
-    case = make_case(cases, "x", company=f"{XSS} AB", description=f"Beskrivning {XSS}")
-    add_tracker_event(settings, case.conversation_id, "user", f"Hej {XSS} pnr 19900101-0017", 1.0)
-    add_tracker_event(settings, case.conversation_id, "bot", "Vad gäller det?", 2.0)
-    await login(client, official.email)
-    page = await client.get(f"/handlaggare/arenden/{case.id}")
-    assert page.status == 200
-    assert "<img" not in page.text
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
-    assert "Vad gäller det?" in page.text
-    assert "19900101-0017" not in page.text and "[personnummer]" in page.text
-
-
 async def test_the_case_page_without_a_tracker_store_still_works(
     client: Client, cases: CaseRepository, official: UserRecord, settings: Settings
 ) -> None:
@@ -176,47 +140,6 @@ async def test_an_action_that_does_not_fit_shows_why(
     assert (
         await client.post(f"/handlaggare/arenden/{case.id}/radera", {"csrf_token": token})
     ).status == 404
-
-
-@pytest.mark.parametrize("token", [None, "", "0" * 64])
-async def test_an_action_without_the_right_csrf_token_is_rejected(
-    client: Client, cases: CaseRepository, official: UserRecord, token: str | None
-) -> None:
-    case = make_case(cases, "x")
-    await login(client, official.email)
-    form = {"note": "x"} if token is None else {"note": "x", "csrf_token": token}
-    response = await client.post(f"/handlaggare/arenden/{case.id}/anteckning", form)
-    assert response.status == 403
-    assert [event.kind for event in cases.events(case.id)] == ["created"]
-
-
-async def test_a_csrf_token_of_another_session_is_rejected(
-    client: Client, cases: CaseRepository, official: UserRecord, admin: UserRecord
-) -> None:
-    case = make_case(cases, "x")
-    other = Client(client.app)
-    await login(other, admin.email)
-    foreign_token = await csrf_for(other)
-    await login(client, official.email)
-    response = await client.post(
-        f"/handlaggare/arenden/{case.id}/anteckning", {"note": "x", "csrf_token": foreign_token}
-    )
-    assert response.status == 403
-
-
-async def test_case_export_neutralises_formulas_and_respects_the_scope(
-    client: Client, cases: CaseRepository, official: UserRecord
-) -> None:
-    make_case(cases, "x", company='=HYPERLINK("http://evil")')
-    make_case(cases, "y", unit="miljo", company="Annan Miljö AB")
-    await login(client, official.email)
-    response = await client.get("/handlaggare/export/arenden.csv")
-    assert response.status == 200
-    assert response.header("content-type") == "text/csv; charset=utf-8"
-    rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff")), delimiter=";"))
-    assert rows[0][0] == "ärendenummer"
-    assert [row[6] for row in rows[1:]] == ['\'=HYPERLINK("http://evil")']
-    assert "kim@foretag.se" not in response.text  # no contact details in exports
 
 
 async def test_dashboard_shows_figures_charts_and_exports_them(
