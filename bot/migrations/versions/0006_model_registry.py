@@ -80,9 +80,7 @@ def upgrade() -> None:
         sa.Column("servers", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
-    op.create_index(
-        "ix_nlu_model_activations_model_id", "nlu_model_activations", ["model_id"]
-    )
+    op.create_index("ix_nlu_model_activations_model_id", "nlu_model_activations", ["model_id"])
 
 
 def downgrade() -> None:
