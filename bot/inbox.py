@@ -400,7 +400,7 @@ class InboxGroup:
         predicted_permit_span: ... and the words that gave it away.
         known_intents: Labels this shape already has (annotations and data files).
         in_heldout: The shape is in the held-out test file: it cannot become training data.
-        items: The messages (only filled for one group's page).
+        items: The newest messages (five in the list, up to 50 on a group's page).
     """
 
     key: str
@@ -585,8 +585,23 @@ class InboxRepository:
             }
             for message in messages
         ]
+        unique = list({row["message_key"]: row for row in rows}.values())
+        added = 0
         with self._engine.begin() as connection:
-            return _insert_ignore(connection, InboxMessage.__table__, rows)
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                stored = set(
+                    connection.execute(
+                        select(InboxMessage.message_key).where(
+                            InboxMessage.message_key.in_([row["message_key"] for row in chunk])
+                        )
+                    ).scalars()
+                )
+                fresh = [row for row in chunk if row["message_key"] not in stored]
+                # A collector racing this one may store some of them first: skipped, not an error.
+                _insert_ignore(connection, InboxMessage.__table__, fresh)
+                added += len(fresh)
+        return added
 
     def flag(self, message: NewInboxMessage) -> str:
         """Put a message an official flagged into the inbox.
@@ -645,8 +660,8 @@ class InboxRepository:
                     InboxMessage.status == "conflict"
                 )
             ).scalar_one()
-            by_key = self._open_items(session, keys)
-        groups = tuple(_group(key, by_key[key]) for key in keys if by_key.get(key))
+            summaries = self._summaries(session, keys, newest_items=5)
+        groups = tuple(summaries[key] for key in keys if key in summaries)
         return GroupPage(
             groups=groups,
             page=max(page, 1),
@@ -656,33 +671,92 @@ class InboxRepository:
             conflicts=int(conflicts or 0),
         )
 
-    def group(self, key: str) -> InboxGroup | None:
-        """Return one open group with its messages.
+    def group(self, key: str, items: int = 50) -> InboxGroup | None:
+        """Return one open group with its newest messages.
 
         Args:
             key: The shape key.
+            items: Most messages to return (the label applies to all of the group).
 
         Returns:
             The group, or None when no open message has the shape.
         """
         with self._sessions() as session:
-            items = self._open_items(session, [key]).get(key)
-        if not items:
-            return None
-        return dataclasses.replace(_group(key, items), items=tuple(items))
+            return self._summaries(session, [key], newest_items=items).get(key)
 
-    def _open_items(self, session: Session, keys: Sequence[str]) -> dict[str, list[InboxItem]]:
-        by_key: dict[str, list[InboxItem]] = defaultdict(list)
+    def _summaries(
+        self, session: Session, keys: Sequence[str], newest_items: int
+    ) -> dict[str, InboxGroup]:
+        """Summarise open groups in SQL, loading only each group's newest messages."""
         if not keys:
-            return by_key
-        rows = session.execute(
+            return {}
+        open_ = (InboxMessage.status == "open", InboxMessage.shape_key.in_(keys))
+        key_column = InboxMessage.shape_key
+        stats = {
+            key: (count, mean)
+            for key, count, mean in session.execute(
+                select(key_column, func.count(), func.avg(InboxMessage.confidence))
+                .where(*open_)
+                .group_by(key_column)
+            )
+        }
+        reasons: dict[str, set[str]] = defaultdict(set)
+        for key, reason in session.execute(
+            select(key_column, InboxMessage.reason).where(*open_).distinct()
+        ):
+            reasons[key].add(reason)
+        flaggers: dict[str, set[str]] = defaultdict(set)
+        for key, who in session.execute(
+            select(key_column, InboxMessage.flagged_by)
+            .where(*open_, InboxMessage.flagged_by.is_not(None))
+            .distinct()
+        ):
+            flaggers[key].add(who)
+        predictions: dict[str, Counter[str]] = defaultdict(Counter)
+        for key, intent, count in session.execute(
+            select(key_column, InboxMessage.predicted_intent, func.count())
+            .where(*open_, InboxMessage.predicted_intent.is_not(None))
+            .group_by(key_column, InboxMessage.predicted_intent)
+        ):
+            predictions[key][intent] = count
+        order = (InboxMessage.received_at.desc(), InboxMessage.id.desc())
+        ranked = (
+            select(
+                InboxMessage.id,
+                func.row_number().over(partition_by=key_column, order_by=order).label("rank"),
+            )
+            .where(*open_)
+            .subquery()
+        )
+        newest: dict[str, list[InboxItem]] = defaultdict(list)
+        for row in session.execute(
             select(InboxMessage)
-            .where(InboxMessage.status == "open", InboxMessage.shape_key.in_(keys))
-            .order_by(InboxMessage.received_at.desc(), InboxMessage.id.desc())
-        ).scalars()
-        for row in rows:
-            by_key[row.shape_key].append(_item(row))
-        return by_key
+            .join(ranked, ranked.c.id == InboxMessage.id)
+            .where(ranked.c.rank <= newest_items)
+            .order_by(*order)
+        ).scalars():
+            newest[row.shape_key].append(_item(row))
+        summaries = {}
+        for key, items in newest.items():
+            count, mean = stats[key]
+            first = items[0]
+            summaries[key] = InboxGroup(
+                key=key,
+                count=int(count),
+                newest=first.received_at,
+                text=first.text,
+                texts=tuple(dict.fromkeys(item.text for item in items))[:5],
+                predicted_intent=(
+                    predictions[key].most_common(1)[0][0] if predictions[key] else None
+                ),
+                confidence=float(mean) if mean is not None else None,
+                reasons=tuple(reason for reason in REASONS if reason in reasons[key]),
+                flagged_by=tuple(sorted(flaggers[key])),
+                predicted_permit_type=first.predicted_permit_type,
+                predicted_permit_span=first.predicted_permit_span,
+                items=tuple(items),
+            )
+        return summaries
 
     def labels_for(self, keys: Iterable[str]) -> dict[str, set[str]]:
         """Return the intents already given to shapes (annotated or held messages).
@@ -1059,29 +1133,10 @@ class InboxRepository:
             return len(rows)
 
 
-def _group(key: str, items: Sequence[InboxItem]) -> InboxGroup:
-    newest = items[0]
-    predictions = Counter(item.predicted_intent for item in items if item.predicted_intent)
-    confidences = [item.confidence for item in items if item.confidence is not None]
-    return InboxGroup(
-        key=key,
-        count=len(items),
-        newest=newest.received_at,
-        text=newest.text,
-        texts=tuple(dict.fromkeys(item.text for item in items))[:5],
-        predicted_intent=predictions.most_common(1)[0][0] if predictions else None,
-        confidence=sum(confidences) / len(confidences) if confidences else None,
-        reasons=tuple(reason for reason in REASONS if any(i.reason == reason for i in items)),
-        flagged_by=tuple(sorted({item.flagged_by for item in items if item.flagged_by})),
-        predicted_permit_type=newest.predicted_permit_type,
-        predicted_permit_span=newest.predicted_permit_span,
-    )
-
-
-def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping those whose unique key exists (SQLite and PostgreSQL)."""
+def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows in one statement, skipping those whose unique key exists (SQLite, PostgreSQL)."""
     if not rows:
-        return 0
+        return
     dialect = connection.dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql_insert(table).on_conflict_do_nothing()
@@ -1089,10 +1144,7 @@ def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]
         statement = sqlite_insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
         raise NotImplementedError(dialect)
-    inserted = 0
-    for row in rows:
-        inserted += connection.execute(statement, row).rowcount or 0
-    return inserted
+    connection.execute(statement, rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -1172,6 +1224,7 @@ class _Pending:
     event_id: int
     timestamp: float
     data: dict[str, Any]
+    form_known: bool  # the batch showed whether a form was active (else: ask the database)
 
 
 def _prediction(parse_data: Mapping[str, Any]) -> tuple[str | None, float | None]:
@@ -1319,34 +1372,44 @@ class TrackerCollector:
                 return [], after
             loops: dict[str, str | None] = {}
             pending: dict[str, _Pending] = {}
-            found: list[NewInboxMessage] = []
+            found: list[tuple[str, NewInboxMessage, bool]] = []
             for event_id, sender_id, type_name, timestamp, raw in rows:
                 data = _json(raw)
                 if type_name == "user":
                     if sender_id in pending:
-                        self._finish(sender_id, pending.pop(sender_id), None, found)
-                    if sender_id not in loops:
-                        loops[sender_id] = _loop_before(connection, sender_id, event_id)
-                    if loops[sender_id] is None:
-                        pending[sender_id] = _Pending(event_id, float(timestamp or 0), data)
+                        self._finish(connection, sender_id, pending.pop(sender_id), None, found)
+                    if loops.get(sender_id) is None:  # no form active (or not known yet)
+                        pending[sender_id] = _Pending(
+                            event_id, float(timestamp or 0), data, sender_id in loops
+                        )
                 elif type_name == "action":
                     if sender_id in pending and data.get("name") != "action_listen":
-                        self._finish(sender_id, pending.pop(sender_id), data, found)
+                        self._finish(connection, sender_id, pending.pop(sender_id), data, found)
                 else:
                     name = data.get("name") if type_name == "active_loop" else None
                     loops[sender_id] = name if isinstance(name, str) else None
             for sender_id, waiting in pending.items():
-                action = _next_action(connection, sender_id, waiting.event_id)
-                self._finish(sender_id, waiting, action, found)
-        return found, int(rows[-1][0])
+                self._finish(connection, sender_id, waiting, _NOT_READ, found)
+            # Conversations whose form state these events did not show: as it was at the cursor.
+            unsure = {sender for sender, message, known in found if not known}
+            in_form = _forms_active_at(connection, unsure, after)
+        return [message for sender, message, known in found if known or sender not in in_form], int(
+            rows[-1][0]
+        )
 
     def _finish(
         self,
+        connection: Connection,
         sender_id: str,
         waiting: _Pending,
         action: Mapping[str, Any] | None,
-        found: list[NewInboxMessage],
+        found: list[tuple[str, NewInboxMessage, bool]],
     ) -> None:
+        """Collect a user message when it was misunderstood (with whether its form state is known).
+
+        ``action`` is the bot's next action, None when there was none, or :data:`_NOT_READ`
+        when it lies beyond the events read (then read only if it decides).
+        """
         parse_data = waiting.data.get("parse_data")
         parse_data = parse_data if isinstance(parse_data, dict) else {}
         top = (parse_data.get("intent") or {}) if parse_data else {}
@@ -1355,13 +1418,15 @@ class TrackerCollector:
             reason = "nlu_fallback"
         elif isinstance(confidence, int | float) and confidence < self.rules.confidence:
             reason = "low_confidence"
-        elif action is not None and self.rules.is_fallback(action):
-            reason = "fallback_action"
         else:
-            return
+            if action is _NOT_READ:
+                action = _next_action(connection, sender_id, waiting.event_id)
+            if action is None or not self.rules.is_fallback(action):
+                return
+            reason = "fallback_action"
         message = inbox_message(sender_id, waiting.timestamp, waiting.data, reason)
         if message is not None:
-            found.append(message)
+            found.append((sender_id, message, waiting.form_known))
 
     def find_user_event(
         self, sender_id: str, at: dt.datetime, text: str
@@ -1400,6 +1465,9 @@ class TrackerCollector:
         return None
 
 
+_NOT_READ: Mapping[str, Any] = {"name": "(not read)"}
+
+
 def _json(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
@@ -1408,22 +1476,28 @@ def _json(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _loop_before(connection: Connection, sender_id: str, event_id: int) -> str | None:
-    """The form active in a conversation just before an event (None: no form)."""
-    row = connection.execute(
-        select(EVENTS.c.type_name, EVENTS.c.data)
-        .where(
-            EVENTS.c.sender_id == sender_id,
-            EVENTS.c.id < event_id,
-            EVENTS.c.type_name.in_(_LOOP_EVENTS),
+def _forms_active_at(connection: Connection, senders: set[str], event_id: int) -> set[str]:
+    """The conversations among ``senders`` in which a form was active at an event id."""
+    active: set[str] = set()
+    ordered = sorted(senders)
+    for start in range(0, len(ordered), 500):
+        latest = (
+            select(func.max(EVENTS.c.id))
+            .where(
+                EVENTS.c.sender_id.in_(ordered[start : start + 500]),
+                EVENTS.c.id <= event_id,
+                EVENTS.c.type_name.in_(_LOOP_EVENTS),
+            )
+            .group_by(EVENTS.c.sender_id)
         )
-        .order_by(EVENTS.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None or row[0] != "active_loop":
-        return None
-    name = _json(row[1]).get("name")
-    return name if isinstance(name, str) else None
+        for sender_id, type_name, raw in connection.execute(
+            select(EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data).where(
+                EVENTS.c.id.in_(latest)
+            )
+        ):
+            if type_name == "active_loop" and isinstance(_json(raw).get("name"), str):
+                active.add(sender_id)
+    return active
 
 
 def _next_action(connection: Connection, sender_id: str, event_id: int) -> dict[str, Any] | None:
