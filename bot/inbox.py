@@ -1078,60 +1078,6 @@ class InboxRepository:
                     break
         return list(examples.values())
 
-    # --- personal data (issue 8: bot.person_data.InboxSource) ------------------------------
-
-    def items_for_conversations(self, conversation_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Return the inbox messages of some conversations as JSON-ready dicts.
-
-        Args:
-            conversation_ids: Sender ids.
-
-        Returns:
-            One dict per message (text, reason, times, status, label).
-        """
-        if not conversation_ids:
-            return []
-        with self._sessions() as session:
-            rows = session.execute(
-                select(InboxMessage)
-                .where(InboxMessage.sender_id.in_(list(conversation_ids)))
-                .order_by(InboxMessage.received_at, InboxMessage.id)
-            ).scalars()
-            return [
-                {
-                    "conversation_id": row.sender_id,
-                    "text": row.text,
-                    "reason": row.reason,
-                    "received_at": row.received_at.isoformat(),
-                    "status": row.status,
-                    "intent": row.intent,
-                }
-                for row in rows
-            ]
-
-    def delete_for_conversations(self, conversation_ids: Sequence[str]) -> int:
-        """Delete the inbox messages of some conversations.
-
-        Args:
-            conversation_ids: Sender ids.
-
-        Returns:
-            How many messages were deleted.
-        """
-        if not conversation_ids:
-            return 0
-        with self._sessions.begin() as session:
-            rows = (
-                session.execute(
-                    select(InboxMessage).where(InboxMessage.sender_id.in_(list(conversation_ids)))
-                )
-                .scalars()
-                .all()
-            )
-            for row in rows:
-                session.delete(row)
-            return len(rows)
-
 
 def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     """Insert rows in one statement, skipping those whose unique key exists (SQLite, PostgreSQL)."""

@@ -520,18 +520,6 @@ def test_annotated_examples_are_newest_first_without_conflicts_or_dismissed(
     ]
 
 
-def test_inbox_items_of_a_conversation_are_exported_and_erased(
-    inbox: Inbox, tracker: Tracker
-) -> None:
-    tracker.user("person-1", "min konstiga fråga", "greet", 0.2)
-    tracker.user("person-2", "någon annans fråga", "greet", 0.2)
-    inbox.collect()
-    items = inbox.repository.items_for_conversations(["person-1"])
-    assert [item["text"] for item in items] == ["min konstiga fråga"]
-    assert inbox.repository.delete_for_conversations(["person-1"]) == 1
-    assert texts(inbox) == ["någon annans fråga"]
-
-
 def test_the_cli_collects_for_cron(
     inbox: Inbox,
     tracker: Tracker,
