@@ -14,7 +14,7 @@ def csv_safe(value: object) -> str:
     """Turn a value into a CSV cell that a spreadsheet will not run as a formula.
 
     Cells starting with ``= + - @``, a tab or a carriage return get a leading ``'``
-    (OWASP "CSV injection").
+    (OWASP "CSV injection"). NUL characters are dropped (the csv module cannot write them).
 
     Args:
         value: Any value; None becomes an empty cell.
@@ -22,7 +22,7 @@ def csv_safe(value: object) -> str:
     Returns:
         The cell text.
     """
-    text = "" if value is None else str(value)
+    text = "" if value is None else str(value).replace("\x00", "")
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,22 @@ PASSWORD = "webbläsar-lösenord-1"
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def _seed(var: Path) -> None:
+@contextmanager
+def case_log_with_anna(var: Path) -> Iterator[CaseRepository]:
+    """Migrate the case log in ``var``, add the official Anna (bygglov); yield its cases."""
     url = f"sqlite:///{var / 'cases.db'}"
     migrate(url)
     engine = create_db_engine(url)
     try:
         users = UserRepository(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
         users.create("anna@lotsby.se", "Anna Bygg", "official", PASSWORD, unit="bygglov")
-        cases = CaseRepository(engine)
+        yield CaseRepository(engine)
+    finally:
+        engine.dispose()
+
+
+def _seed(var: Path) -> None:
+    with case_log_with_anna(var) as cases:
         for key, company, days_ago in (
             ("late", "Sena Verkstaden AB", 20),
             ("new", "Nya Bageriet AB", 0),
@@ -60,23 +69,28 @@ def _seed(var: Path) -> None:
                 ),
                 now=utcnow() - dt.timedelta(days=days_ago),
             )
-    finally:
-        engine.dispose()
+    write_transcript(
+        var,
+        "conv-late",
+        [
+            ("user", f"Behöver jag bygglov? {XSS}"),
+            ("bot", "Ja, för en tillbyggnad behövs bygglov."),
+        ],
+    )
+
+
+def write_transcript(var: Path, sender_id: str, messages: list[tuple[str, str]]) -> None:
+    """Store a conversation in the tracker store under ``var`` (created when missing)."""
     with sqlite3.connect(var / "tracker.db") as connection:
         connection.execute(
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), "
+            "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), "
             "type_name VARCHAR(255), timestamp FLOAT, data TEXT)"
         )
         now = time.time()
-        for offset, (kind, text) in enumerate(
-            (
-                ("user", f"Behöver jag bygglov? {XSS}"),
-                ("bot", "Ja, för en tillbyggnad behövs bygglov."),
-            )
-        ):
+        for offset, (kind, text) in enumerate(messages):
             connection.execute(
                 "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
-                ("conv-late", kind, now + offset, json.dumps({"event": kind, "text": text})),
+                (sender_id, kind, now + offset, json.dumps({"event": kind, "text": text})),
             )
 
 
@@ -86,6 +100,13 @@ def officials_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("officials") / "var"
     var.mkdir()
     _seed(var)
+    with serve_officials(var) as url:
+        yield url
+
+
+@contextmanager
+def serve_officials(var: Path) -> Iterator[str]:
+    """Run ``lotsen web`` on the case log and tracker store in ``var``; yield its URL."""
     port = free_port()
     env = {
         **os.environ,
