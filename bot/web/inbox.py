@@ -57,6 +57,7 @@ REASON_SV = {
     "flagged": "Flaggat av handläggare",
 }
 _KEY = re.compile(r"^[0-9a-f]{32}$")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 _OUTCOME_PARAMS = {
     "annotated": "sparade",
     "irrelevant": "irrelevanta",
@@ -71,6 +72,11 @@ def intent_label(intent: str | None) -> str:
     if not intent:
         return "–"
     return f"{INTENT_SV[intent]} ({intent})" if intent in INTENT_SV else intent
+
+
+def number(value: object) -> int | None:
+    """Read a whole number of at most nine ASCII digits from a form or URL (else None)."""
+    return int(value) if isinstance(value, str) and _NUMBER.fullmatch(value) else None
 
 
 def count_sv(number: int, singular: str, plural: str) -> str:
@@ -101,8 +107,7 @@ def outcome_messages(args: Mapping[str, Any]) -> list[str]:
     """
 
     def count(name: str) -> int:
-        value = args.get(name)
-        return int(value) if isinstance(value, str) and value.isdigit() else 0
+        return number(args.get(name)) or 0
 
     texts = {
         "sparade": "Sparat som träningsexempel (data/nlu/inbox.yml): {}.",
@@ -194,8 +199,7 @@ def register_inbox(
     @require(TRAINER_ROLES)
     async def inbox_list(request: Request) -> HTTPResponse:
         collected = await collect()
-        page_arg = request.args.get("sida") or "1"
-        page_number = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+        page_number = max(1, number(request.args.get("sida")) or 1)
         page = await asyncio.to_thread(inbox.groups, page_number, PER_PAGE)
         intents = ordered_intents(await asyncio.to_thread(inbox.intents))
         return render(
@@ -335,15 +339,13 @@ def register_inbox(
     @require(CASE_ROLES)
     async def inbox_flag(request: Request) -> HTTPResponse:
         form = request.form or {}
-        case_arg = form.get("case_id") or ""
-        index_arg = form.get("message") or ""
-        if not case_arg.isdigit() or not index_arg.isdigit():
+        case_id, index = number(form.get("case_id")), number(form.get("message"))
+        if case_id is None or index is None:
             raise NotFound("Ärendet finns inte.")
-        case = await asyncio.to_thread(cases.get, int(case_arg), scope_for(request.ctx.user))
+        case = await asyncio.to_thread(cases.get, case_id, scope_for(request.ctx.user))
         if case is None:
             raise NotFound("Ärendet finns inte.")
         transcript = await asyncio.to_thread(transcripts.transcript, case.conversation_id)
-        index = int(index_arg)
         if index >= len(transcript) or transcript[index].speaker != "user":
             return render(
                 request,

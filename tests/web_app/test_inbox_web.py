@@ -174,6 +174,14 @@ async def test_bad_labels_get_a_swedish_answer(
     assert (await client.post("/handlaggare/inkorg/grupp/x", {"csrf_token": token})).status == 404
     empty = await client.post("/handlaggare/inkorg/markera", {"csrf_token": token})
     assert empty.status == 400 and "Markera minst en grupp" in empty.text
+    for query in ("sida=%C2%B2", "sida=9999999999999999999999", "sida=-3", "sparade=%C2%B2&utan=x"):
+        assert (await client.get(f"/handlaggare/inkorg?{query}")).status == 200, query
+    for case_id, message in (("²", "0"), ("1", "99999999999999999999999"), ("", "")):
+        flag = await client.post(
+            "/handlaggare/inkorg/flagga",
+            {"csrf_token": token, "case_id": case_id, "message": message},
+        )
+        assert flag.status == 403  # a trainer may not flag; never a 5xx
 
 
 async def test_bulk_labels_many_groups_at_once(
@@ -277,10 +285,12 @@ async def test_an_official_flags_a_transcript_message_of_an_own_case(
         "/handlaggare/inkorg/flagga", {"csrf_token": token, "case_id": case.id, "message": 1}
     )
     assert bot_line.status == 400
-    garbage = await client.post(
-        "/handlaggare/inkorg/flagga", {"csrf_token": token, "case_id": "x", "message": "-1"}
-    )
-    assert garbage.status == 404
+    for case_id, message in (("x", "-1"), ("²", "0"), (str(case.id), "9" * 30), ("9" * 30, "0")):
+        garbage = await client.post(
+            "/handlaggare/inkorg/flagga",
+            {"csrf_token": token, "case_id": case_id, "message": message},
+        )
+        assert garbage.status == 404, (case_id, message)
     await client.post("/handlaggare/logga-ut", {"csrf_token": token})
     await login(client, trainer.email)
     inbox = await client.get("/handlaggare/inkorg")
