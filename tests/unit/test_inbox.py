@@ -11,18 +11,24 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.db import create_db_engine
 from bot.inbox import (
     AnnotatedExample,
     CollectionRules,
+    DataIndex,
     Inbox,
     InboxError,
     Label,
+    clean_text,
     example_markup,
     find_span,
     load_data_index,
     read_nlu_file,
+    render_training_file,
     shape,
     shape_key,
     write_atomically,
@@ -550,3 +556,24 @@ def test_the_training_file_is_replaced_whole_and_removed_when_empty(tmp_path: Pa
     assert [path.name for path in target.parent.iterdir()] == ["inbox.yml"]
     write_atomically(target, None)
     assert not target.exists()
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.text(min_size=1, max_size=80), st.data())
+def test_any_user_text_and_span_survive_rasas_yaml_reader(raw: str, data: st.DataObject) -> None:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    text = clean_text(raw)
+    assume(text)
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    assume(text[start:end].strip() == text[start:end])
+    empty = DataIndex(intents={}, heldout=frozenset(), synonyms={})
+    content = render_training_file([(text, "ask_permit", (start, end, "bygglov"))], empty)
+    assert content is not None
+    (example,) = RasaYAMLReader().reads(content).intent_examples
+    exported = text.replace("[", "(").replace("]", ")")
+    assert example.get("text") == exported and example.get("intent") == "ask_permit"
+    (entity,) = example.get("entities")
+    assert entity["value"] == "bygglov"
+    assert exported[entity["start"] : entity["end"]] == exported[start:end]
