@@ -187,6 +187,24 @@ def ngram_pipeline(config: dict[str, Any]) -> Any:
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
+def _calibration_ready(examples: list[tuple[str, str]], folds: int) -> tuple[list[str], list[str]]:
+    """Texts and labels with every intent repeated up to ``folds`` examples.
+
+    Calibration splits the data into ``folds`` stratified parts; an intent with fewer examples
+    gets its examples repeated (a rare intent then weighs a little more, nothing is invented).
+    """
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in examples:
+        by_intent.setdefault(intent, []).append(text)
+    texts: list[str] = []
+    labels: list[str] = []
+    for intent, intent_texts in by_intent.items():
+        count = max(len(intent_texts), folds)
+        texts.extend(intent_texts[i % len(intent_texts)] for i in range(count))
+        labels.extend([intent] * count)
+    return texts, labels
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class NgramIntentClassifier(_StoredComponent, IntentClassifier):
     """Intent classifier: TF-IDF character and word n-grams into a calibrated linear SVM.
@@ -253,13 +271,19 @@ class NgramIntentClassifier(_StoredComponent, IntentClassifier):
         """Fit the pipeline on every intent example (nothing to fit below two intents)."""
         import skops.io as sio
 
-        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
-        # An array: scikit-learn's fold check compares the labels with ``==``.
-        labels = numpy.array([str(e.get(INTENT)) for e in examples])
+        texts, labels = _calibration_ready(
+            [
+                (str(e.get(TEXT)), str(e.get(INTENT)))
+                for e in training_data.intent_examples
+                if e.get(INTENT) and e.get(TEXT)
+            ],
+            int(self._config["calibration_folds"]),
+        )
         with self._storage.write_to(self._resource) as directory:
             if len(set(labels)) >= 2:
                 self._model = ngram_pipeline(self._config)
-                self._model.fit([str(e.get(TEXT)) for e in examples], labels)
+                # An array: scikit-learn's fold check compares the labels with ``==``.
+                self._model.fit(texts, numpy.array(labels))
                 sio.dump(self._model, directory / self.FILE)
         return self._resource
 

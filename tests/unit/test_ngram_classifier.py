@@ -122,3 +122,18 @@ def test_untrained_component_leaves_messages_alone(storage: LocalModelStorage) -
     message = Message.build(text="hej")
     loaded.process([message])
     assert message.get("intent") is None
+
+
+def test_an_intent_with_fewer_examples_than_calibration_folds_still_trains(
+    storage: LocalModelStorage,
+) -> None:
+    resource = Resource("rare")
+    config = {**NgramIntentClassifier.get_default_config(), "calibration_folds": 5}
+    component = NgramIntentClassifier.create(config, storage, resource, _context())
+    data = [*_training_data().training_examples, Message.build(text="avbryt", intent="cancel")]
+    component.train(TrainingData(data))
+    loaded = NgramIntentClassifier.load(config, storage, resource, _context())
+    message = Message.build(text="behöver jag bygglov för ett plank")
+    loaded.process([message])
+    assert message.get("intent")["name"] == "ask_permit"
+    assert {r["name"] for r in message.get("intent_ranking")} == {*EXAMPLES, "cancel"}
