@@ -12,12 +12,13 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv spacy migrate seed model setup run test lint check-knowledge clean widget
+.PHONY: help venv spacy migrate seed model setup run test lint check-knowledge clean widget audit
 
 help:
 	@echo "make run    set up (venv, spaCy pipeline, database, demo data, model) and start all services"
 	@echo "make test   run lint, type checks and the whole test suite"
 	@echo "make lint   ruff + mypy only"
+	@echo "make audit  pip-audit of the installed dependencies (needs the network)"
 	@echo "make bench the benchmarks of issue 7 (quick; BENCH_ARGS=--full for MASSIVE and 100 users)"
 
 $(VENV)/.installed: pyproject.toml
@@ -77,6 +78,20 @@ test: venv spacy lint
 # bot/web/static/widget/. The built files are committed, so `make run` needs no Node.js.
 widget:
 	cd widget && npm ci --no-audit --no-fund && npm run build
+
+# Dependency audit (docs/security.md): pip-audit from its own throwaway venv, so the project's
+# pinned environment is not changed, over every package installed in .venv. Needs the network
+# (PyPI's JSON API, or AUDIT_SERVICE=osv); --strict fails when a package cannot be checked
+# instead of reporting "no known vulnerabilities". Not part of `make test`.
+AUDIT_VENV ?= $(or $(TMPDIR),/tmp)/lotsen-audit-venv
+AUDIT_SERVICE ?= pypi
+
+audit: venv
+	@[ -x $(AUDIT_VENV)/bin/pip-audit ] || { $(PY) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off --desc on \
+	  --vulnerability-service $(AUDIT_SERVICE) \
+	  --path $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 clean:
 	rm -rf $(VENV) var/*.db var/trainings models/*.tar.gz models/spacy-sv results
