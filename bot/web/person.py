@@ -9,6 +9,8 @@ Only admins; the work is done by :class:`bot.person_data.PersonDataService`.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sanic import Sanic
@@ -59,8 +61,20 @@ def register_person(app: Sanic, pages: OfficialsPages, service: PersonDataServic
             **context,
         )
 
-    def subject_of(request: Request) -> Subject:
-        return Subject.parse(_field(request, "email"), _field(request, "telefon"))
+    def with_subject(
+        handler: Callable[[Request, Subject], Coroutine[Any, Any, HTTPResponse]],
+    ) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
+        """Read the person from the form; a bad e-mail or phone gets a Swedish 400 page."""
+
+        @functools.wraps(handler)
+        async def wrapper(request: Request) -> HTTPResponse:
+            try:
+                subject = Subject.parse(_field(request, "email"), _field(request, "telefon"))
+            except PersonDataError as error:
+                return page(request, status=400, error=str(error))
+            return await handler(request, subject)
+
+        return wrapper
 
     @app.get(PERSON_PATH)
     @pages.require(ADMIN_ROLES)
@@ -69,21 +83,15 @@ def register_person(app: Sanic, pages: OfficialsPages, service: PersonDataServic
 
     @app.post(PERSON_PATH)
     @pages.require(ADMIN_ROLES)
-    async def person_find(request: Request) -> HTTPResponse:
-        try:
-            subject = subject_of(request)
-        except PersonDataError as error:
-            return page(request, status=400, error=str(error))
+    @with_subject
+    async def person_find(request: Request, subject: Subject) -> HTTPResponse:
         match = await asyncio.to_thread(service.find, subject)
         return page(request, match=match)
 
     @app.post(f"{PERSON_PATH}/export")
     @pages.require(ADMIN_ROLES)
-    async def person_export(request: Request) -> HTTPResponse:
-        try:
-            subject = subject_of(request)
-        except PersonDataError as error:
-            return page(request, status=400, error=str(error))
+    @with_subject
+    async def person_export(request: Request, subject: Subject) -> HTTPResponse:
         document = await asyncio.to_thread(service.export, subject, request.ctx.user.email)
         stamp = document["generated_at"][:10]
         return HTTPResponse(
@@ -94,11 +102,8 @@ def register_person(app: Sanic, pages: OfficialsPages, service: PersonDataServic
 
     @app.post(f"{PERSON_PATH}/radera")
     @pages.require(ADMIN_ROLES)
-    async def person_erase(request: Request) -> HTTPResponse:
-        try:
-            subject = subject_of(request)
-        except PersonDataError as error:
-            return page(request, status=400, error=str(error))
+    @with_subject
+    async def person_erase(request: Request, subject: Subject) -> HTTPResponse:
         if _field(request, "bekrafta") != CONFIRM_VALUE:
             match = await asyncio.to_thread(service.find, subject)
             return pages.render(
