@@ -20,6 +20,7 @@ import yaml
 from bot.stack import BASE_ENV as STACK_ENV
 from bot.stack import DEPLOY
 from tests.conftest import REPO, new_sender
+from tests.integration.chat import ChatSocket
 from tests.integration.conftest import Services
 
 FOREIGN_ORIGIN = "https://evil.example"
@@ -143,15 +144,12 @@ def test_cors_answers_only_the_configured_origin(services: Services) -> None:
 
 
 async def _socket_connects(url: str, origin: str | None) -> bool:
-    client = socketio.AsyncClient(reconnection=False)
-    headers = {"Origin": origin} if origin else {}
+    chat = ChatSocket()
     try:
-        await client.connect(
-            url, socketio_path="/socket.io", transports=["polling"], headers=headers
-        )
+        await chat.connect(url, origin)
     except socketio.exceptions.ConnectionError:
         return False
-    await client.disconnect()
+    await chat.close()
     return True
 
 

@@ -8,13 +8,13 @@ tracker store, and the captured Rasa log has no traceback.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import requests
 
 from bot.public_channel import EMPTY_TEXT, MAX_MESSAGE_CHARS, TOO_LONG_TEXT
 from tests.conftest import new_sender
+from tests.integration.chat import user_texts
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.model
@@ -110,14 +110,6 @@ def test_one_megabyte_body_is_refused_before_it_is_read(services: Services) -> N
     assert response.status_code == 413
 
 
-def tracker_texts(services: Services, sender: str) -> list[str]:
-    with sqlite3.connect(services.tracker_db) as connection:
-        rows = connection.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)
-        ).fetchall()
-    return [json.loads(row[0])["text"] for row in rows]
-
-
 def test_too_long_and_empty_messages_get_a_polite_reply_and_store_nothing(
     services: Services,
 ) -> None:
@@ -128,13 +120,13 @@ def test_too_long_and_empty_messages_get_a_polite_reply_and_store_nothing(
     assert [m["text"] for m in long_reply] == [TOO_LONG_TEXT]
     empty_reply = post(services, json.dumps({"sender": sender, "message": " \x00 "}).encode())
     assert [m["text"] for m in empty_reply.json()] == [EMPTY_TEXT]
-    assert tracker_texts(services, sender) == []
+    assert user_texts(services, sender) == []
 
 
 def test_control_characters_are_removed_before_storing(services: Services) -> None:
     sender = new_sender(services.rasa_url)
     post(services, json.dumps({"sender": sender, "message": "hej\x00\x1b\u202e då"}).encode())
-    assert tracker_texts(services, sender) == ["hej då"]
+    assert user_texts(services, sender) == ["hej då"]
 
 
 def test_server_still_answers_and_logged_no_traceback(services: Services) -> None:

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import unicodedata
 from typing import Any
 
 import pytest
 import requests
-import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.public_channel import MAX_MESSAGE_CHARS, clean_message
 from tests.conftest import new_sender
+from tests.integration.chat import ChatSocket, user_texts
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.model
@@ -76,14 +75,6 @@ JSON = st.recursive(
 BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def stored_user_texts(services: Services, sender: str) -> list[str]:
-    with sqlite3.connect(services.tracker_db) as connection:
-        rows = connection.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)
-        ).fetchall()
-    return [str(json.loads(row[0]).get("text") or "") for row in rows]
-
-
 def assert_clean(text: str) -> None:
     assert 0 < len(text) <= MAX_MESSAGE_CHARS
     for char in text:
@@ -110,7 +101,7 @@ def test_any_text_is_answered_and_only_cleaned_text_is_stored(
     response = post_json(services, {"sender": sender, "message": text})
     assert response.status_code == 200, response.text[:300]
     assert isinstance(response.json(), list)
-    stored = stored_user_texts(services, sender)
+    stored = user_texts(services, sender)
     cleaned = clean_message(text)
     if not cleaned or len(cleaned) > MAX_MESSAGE_CHARS:
         assert stored == []
@@ -129,7 +120,7 @@ def test_any_json_body_gets_a_4xx_and_nothing_is_stored(
         response = post_json(services, payload)
         assert 400 <= response.status_code < 500, (payload, response.status_code)
     if isinstance(fields.get("sender"), str):
-        assert stored_user_texts(services, fields["sender"]) == []
+        assert user_texts(services, fields["sender"]) == []
 
 
 @SETTINGS
@@ -141,7 +132,7 @@ def test_issued_sender_with_any_message_and_metadata_never_gets_a_5xx(
     response = post_json(services, {"sender": sender, "message": message, "metadata": metadata})
     well_formed = isinstance(message, str) and (metadata is None or isinstance(metadata, dict))
     assert response.status_code == (200 if well_formed else 400), response.text[:300]
-    for item in stored_user_texts(services, sender):
+    for item in user_texts(services, sender):
         assert_clean(item)
 
 
@@ -169,38 +160,23 @@ SOCKET_EVENTS = st.lists(
 )
 
 
-async def _socket_run(url: str, events: list[tuple[str, Any, bool]]) -> tuple[str, list[str]]:
-    client = socketio.AsyncClient(reconnection=False)
-    confirmations: list[str] = []
-    replies: list[str] = []
-
-    @client.on("session_confirm")
-    async def on_confirm(data: object) -> None:
-        confirmations.append(str(data))
-
-    @client.on("bot_uttered")
-    async def on_bot(data: object) -> None:
-        replies.append(str(data.get("text", "")) if isinstance(data, dict) else "")
-
-    await client.connect(url, socketio_path="/socket.io", transports=["polling"])
+async def _socket_run(url: str, events: list[tuple[str, Any, bool]]) -> list[str]:
+    chat = ChatSocket()
+    await chat.connect(url)
     try:
-        await client.call("session_request", {}, timeout=30)
-        session_id = confirmations[-1]
+        session_id = await chat.session()
         for name, payload, with_session in events:
             if with_session and isinstance(payload, dict):
                 payload = {**payload, "session_id": session_id}
-            await client.call(name, payload, timeout=60)
-        # The session may have changed (a session_request without a signed id): use the last.
-        await client.call("session_request", {"session_id": session_id}, timeout=30)
-        before = len(replies)
-        await client.call("user_uttered", {"message": "hej", "session_id": session_id}, timeout=60)
-        deadline = asyncio.get_running_loop().time() + 60
-        while len(replies) == before and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-        assert len(replies) > before, "the server stopped answering"
+            await chat.client.call(name, payload, timeout=60)
+        # A session_request without a signed id moved the socket to a new session: resume.
+        assert await chat.session({"session_id": session_id}) == session_id
+        before = len(chat.replies)
+        await chat.say("hej", session_id)
+        assert len(await chat.replies_after(before)) > before, "the server stopped answering"
     finally:
-        await client.disconnect()
-    return session_id, confirmations
+        await chat.close()
+    return chat.confirmations
 
 
 @settings(SETTINGS, max_examples=12)
@@ -208,9 +184,9 @@ async def _socket_run(url: str, events: list[tuple[str, Any, bool]]) -> tuple[st
 def test_any_socket_events_never_crash_the_channel(
     services: Services, events: list[tuple[str, Any, bool]]
 ) -> None:
-    _session_id, confirmations = asyncio.run(_socket_run(services.rasa_url, events))
+    confirmations = asyncio.run(_socket_run(services.rasa_url, events))
     for confirmed in set(confirmations):
-        for item in stored_user_texts(services, confirmed):
+        for item in user_texts(services, confirmed):
             assert_clean(item)
     assert services.rasa_log is not None
     assert "Traceback" not in services.rasa_log.read_text(errors="replace")

@@ -11,7 +11,9 @@ import asyncio
 import random
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,23 +46,28 @@ def fake_address() -> str:
 def test_conversation_over_its_limit_gets_429_and_nothing_is_stored(services: Services) -> None:
     sender = new_sender(services.rasa_url)
     url = f"{services.rasa_url}/webhooks/rest/webhook"
-    with requests.Session() as http:
-        # Empty messages are answered without Rasa (fast), but they count.
-        for _ in range(PER_CONVERSATION.requests):
-            reply = http.post(url, json={"sender": sender, "message": " "}, timeout=30)
-            assert reply.status_code == 200
-            assert [m["text"] for m in reply.json()] == [EMPTY_TEXT]
-        refused = http.post(
-            url, json={"sender": sender, "message": "Behöver jag bygglov?"}, timeout=30
-        )
-        assert refused.status_code == 429
-        assert refused.json()["text"] == RATE_LIMITED_TEXT
-        assert 1 <= int(refused.headers["Retry-After"]) <= 2
-        assert user_texts(services, sender) == []  # not stored, not handled by Rasa
-        # Another conversation from the same address goes on.
-        other = new_sender(services.rasa_url)
-        answered = http.post(url, json={"sender": other, "message": "hej"}, timeout=60)
-        assert answered.status_code == 200 and answered.json()
+    texts = [f"hej {number}" for number in range(PER_CONVERSATION.requests + 5)]
+    start = threading.Barrier(len(texts))
+
+    def send(text: str) -> requests.Response:
+        start.wait()  # all at once: a script flooding one conversation
+        return requests.post(url, json={"sender": sender, "message": text}, timeout=120)
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        responses = dict(zip(texts, pool.map(send, texts), strict=True))
+    answered = {text for text, response in responses.items() if response.status_code == 200}
+    refused = [response for response in responses.values() if response.status_code == 429]
+    assert len(answered) + len(refused) == len(texts)
+    assert PER_CONVERSATION.requests <= len(answered) < len(texts)
+    for response in refused:
+        assert response.json()["text"] == RATE_LIMITED_TEXT
+        assert int(response.headers["Retry-After"]) >= 1
+    # Exactly the answered messages were handled and stored; refused ones never reached Rasa.
+    assert set(user_texts(services, sender)) == answered
+    # Another conversation from the same address goes on.
+    other = new_sender(services.rasa_url)
+    reply = requests.post(url, json={"sender": other, "message": "hej"}, timeout=60)
+    assert reply.status_code == 200 and reply.json()
 
 
 @pytest.mark.model
@@ -105,10 +112,17 @@ async def _socket_flood(url: str) -> tuple[str, list[str]]:
     await chat.connect(url)
     try:
         session_id = await chat.session()
-        for _ in range(PER_CONVERSATION.requests):
-            await chat.say("", session_id)
-        await chat.say("bygglov", session_id)
-        replies = await chat.replies_after(PER_CONVERSATION.requests, 30)
+        # Quickly, in batches of 10 (python-engineio drops a polling request of more than 16
+        # packets), the last one waiting for its acknowledgement.
+        messages = [""] * (PER_CONVERSATION.requests + 4) + ["bygglov"]
+        for start in range(0, len(messages), 10):
+            *batch, last = messages[start : start + 10]
+            for message in batch:
+                await chat.client.emit(
+                    "user_uttered", {"message": message, "session_id": session_id}
+                )
+            await chat.say(last, session_id)
+        replies = await chat.replies_after(len(messages) - 1, 60)
     finally:
         await chat.close()
     return session_id, replies
@@ -116,10 +130,11 @@ async def _socket_flood(url: str) -> tuple[str, list[str]]:
 
 @pytest.mark.model
 def test_socket_conversation_over_its_limit_gets_a_polite_message(services: Services) -> None:
+    assert PER_CONVERSATION is not None
     session_id, replies = asyncio.run(_socket_flood(services.rasa_url))
-    assert replies[: PER_CONVERSATION.requests] == [EMPTY_TEXT] * PER_CONVERSATION.requests
-    assert replies[PER_CONVERSATION.requests] == RATE_LIMITED_TEXT
-    assert user_texts(services, session_id) == []
+    assert replies.count(EMPTY_TEXT) >= PER_CONVERSATION.requests
+    assert RATE_LIMITED_TEXT in replies
+    assert user_texts(services, session_id) == []  # "bygglov", sent last, was refused too
 
 
 # --- the Redis-backed limiter (production profile: several Rasa processes) ------------------

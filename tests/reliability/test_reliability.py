@@ -83,14 +83,20 @@ def test_conversation_rate_limit_is_shared_by_the_rasa_processes(stack: Stack) -
     assert rate is not None
     sender = new_sender(stack.public_url)
     url = f"{stack.public_url}/webhooks/rest/webhook"
+    allowed = 0
     with requests.Session() as http:
-        for _ in range(rate.requests):
+        # Empty messages are answered without Rasa (fast) but count. Limits per process
+        # would let about twice the burst through; one shared limit stops right after it
+        # (a few more may refill while the requests are made).
+        while allowed <= rate.requests * 2:
             reply = http.post(url, json={"sender": sender, "message": " "}, timeout=60)
+            if reply.status_code == 429:
+                break
             assert reply.status_code == 200 and reply.json()[0]["text"] == EMPTY_TEXT
-        refused = http.post(url, json={"sender": sender, "message": "hej"}, timeout=60)
-    assert refused.status_code == 429, refused.text
-    assert refused.json()["text"] == RATE_LIMITED_TEXT
-    assert int(refused.headers["Retry-After"]) >= 1
+            allowed += 1
+    assert rate.requests <= allowed <= rate.requests + 3, allowed
+    assert reply.json()["text"] == RATE_LIMITED_TEXT
+    assert int(reply.headers["Retry-After"]) >= 1
 
 
 def test_load_with_killed_rasa_killed_action_server_and_restarted_postgres(
