@@ -484,7 +484,8 @@ def evaluate_candidate(
 ) -> None:
     """Score a new model and the active one on the held-out file and the annotated inbox.
 
-    Both models get the same examples, so the comparison page can put them side by side.
+    Both models are scored on the same examples, so the comparison page can put them side by
+    side; the active model only where it has no stored scores on exactly these examples.
 
     Args:
         settings: Held-out file, models directory, database.
@@ -498,14 +499,20 @@ def evaluate_candidate(
     if inbox:
         datasets[INBOX] = inbox
         hashes[INBOX] = examples_hash(inbox)
-    models = [(model_id, archive)]
+    runs = [(model_id, archive, datasets)]
     active = registry.active()
     if active is not None and active.file_name and active.id != model_id:
+        # A model's answers to the same examples do not change: score only what is missing.
+        missing = {
+            name: examples
+            for name, examples in datasets.items()
+            if registry.evaluation(active.id, name, hashes[name]) is None
+        }
         active_archive = settings.models_dir / active.file_name
-        if active_archive.is_file():
-            models.append((active.id, active_archive))
-    for number, path in models:
-        reports = asyncio.run(evaluate_examples(path, datasets))
+        if missing and active_archive.is_file():
+            runs.append((active.id, active_archive, missing))
+    for number, path, examples in runs:
+        reports = asyncio.run(evaluate_examples(path, examples))
         for dataset, report in reports.items():
             registry.save_evaluation(number, dataset, hashes[dataset], report)
 
