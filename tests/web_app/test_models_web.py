@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import json
 import os
 
 import pytest
-from sanic import Sanic
 from sqlalchemy.engine import Engine
 
 from bot.accounts import UserRecord
@@ -20,12 +18,10 @@ from bot.nlu_eval import NluReport, Prediction
 from bot.settings import Settings
 from bot.stack import free_port
 from bot.training import training_lock
-from bot.web.app import create_app
 
 from .asgi import Client
 from .conftest import csrf_for, login
 
-_names = itertools.count()
 MESSAGES = [(f"behöver jag lov {i}", "ask_permit") for i in range(20)]
 
 
@@ -39,20 +35,9 @@ def report(wrong: int) -> NluReport:
 
 
 @pytest.fixture
-def models_settings(settings: Settings) -> Settings:
+def settings(settings: Settings) -> Settings:
     # No Rasa server listens on this port: activations fail the way a stopped server makes them.
     return dataclasses.replace(settings, rasa_urls=(f"http://127.0.0.1:{free_port()}",))
-
-
-@pytest.fixture
-def models_app(models_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sanic:
-    monkeypatch.delenv("LOTSEN_SECRET_KEY", raising=False)
-    return create_app(models_settings, name=f"lotsen_models_{next(_names)}", login_delay=0)
-
-
-@pytest.fixture
-def web(models_app: Sanic) -> Client:
-    return Client(models_app)
 
 
 @pytest.fixture
@@ -69,15 +54,15 @@ def trained(registry: ModelRegistry, settings: Settings, wrong: int, name: str) 
 
 
 async def test_only_trainers_and_admins_see_the_models(
-    web: Client, official: UserRecord, trainer: UserRecord, admin: UserRecord
+    client: Client, official: UserRecord, trainer: UserRecord, admin: UserRecord
 ) -> None:
-    anonymous = await web.get("/handlaggare/modeller")
+    anonymous = await client.get("/handlaggare/modeller")
     assert anonymous.status == 302 and "logga-in" in (anonymous.location or "")
-    await login(web, official.email)
-    assert (await web.get("/handlaggare/modeller")).status == 403
-    assert (await web.get("/handlaggare/modeller/1/status.json")).status == 403
+    await login(client, official.email)
+    assert (await client.get("/handlaggare/modeller")).status == 403
+    assert (await client.get("/handlaggare/modeller/1/status.json")).status == 403
     for user in (trainer, admin):
-        other = Client(web.app)
+        other = Client(client.app)
         await login(other, user.email)
         page = await other.get("/handlaggare/modeller")
         assert page.status == 200
@@ -85,44 +70,44 @@ async def test_only_trainers_and_admins_see_the_models(
 
 
 async def test_starting_a_training_needs_the_csrf_token_and_the_button(
-    web: Client, trainer: UserRecord, registry: ModelRegistry
+    client: Client, trainer: UserRecord, registry: ModelRegistry
 ) -> None:
-    await login(web, trainer.email)
-    refused = await web.post("/handlaggare/modeller/trana", {"atgard": "trana"})
+    await login(client, trainer.email)
+    refused = await client.post("/handlaggare/modeller/trana", {"atgard": "trana"})
     assert refused.status == 403 and registry.models() == []
     # A valid token without the button's own field (a stray or hostile POST) starts nothing.
-    token = await csrf_for(web, "/handlaggare/modeller")
-    incomplete = await web.post("/handlaggare/modeller/trana", {"csrf_token": token})
+    token = await csrf_for(client, "/handlaggare/modeller")
+    incomplete = await client.post("/handlaggare/modeller/trana", {"csrf_token": token})
     assert incomplete.status == 400 and "ofullständigt" in incomplete.text
     assert registry.models() == []
 
 
 async def test_a_second_training_is_refused_while_one_runs(
-    web: Client, trainer: UserRecord, registry: ModelRegistry, models_settings: Settings
+    client: Client, trainer: UserRecord, registry: ModelRegistry, settings: Settings
 ) -> None:
     running = registry.queue_training("ada@lotsby.se")
-    await login(web, trainer.email)
-    page = await web.get("/handlaggare/modeller")
+    await login(client, trainer.email)
+    page = await client.get("/handlaggare/modeller")
     assert f"Modell {running.id} tränas just nu" in page.text
-    refused = await web.post(
-        "/handlaggare/modeller/trana", {"csrf_token": web.csrf(page), "atgard": "trana"}
+    refused = await client.post(
+        "/handlaggare/modeller/trana", {"csrf_token": client.csrf(page), "atgard": "trana"}
     )
     assert refused.status == 409 and "En träning pågår redan" in refused.text
     assert [m.id for m in registry.models()] == [running.id]
 
 
 async def test_progress_page_and_status_endpoint(
-    web: Client, trainer: UserRecord, registry: ModelRegistry, models_settings: Settings
+    client: Client, trainer: UserRecord, registry: ModelRegistry, settings: Settings
 ) -> None:
     queued = registry.queue_training("tove@lotsby.se")
     registry.mark_started(queued.id, os.getpid(), "m.tar.gz", "abc123", "hash")
     registry.update_progress(queued.id, phase="DIETClassifier", epoch=0, epochs=60)
     registry.update_progress(queued.id, epoch=12, epochs=60)
-    await login(web, trainer.email)
-    with training_lock(models_settings) as held:  # this process plays the live worker
+    await login(client, trainer.email)
+    with training_lock(settings) as held:  # this process plays the live worker
         assert held
-        page = await web.get(f"/handlaggare/modeller/{queued.id}")
-        status = await web.get(f"/handlaggare/modeller/{queued.id}/status.json")
+        page = await client.get(f"/handlaggare/modeller/{queued.id}")
+        status = await client.get(f"/handlaggare/modeller/{queued.id}/status.json")
     assert page.status == 200
     assert '<progress id="epochs" max="60" value="12">' in page.text
     assert 'src="/static/models.js"' in page.text and "<script>" not in page.text
@@ -130,19 +115,19 @@ async def test_progress_page_and_status_endpoint(
     assert data["running"] and (data["epoch"], data["epochs"]) == (12, 60)
     assert data["phase"] == "DIETClassifier" and data["remaining"] is not None
     # Without the worker's lock the run is stale and shows as failed.
-    after = await web.get(f"/handlaggare/modeller/{queued.id}")
+    after = await client.get(f"/handlaggare/modeller/{queued.id}")
     assert "Träningen misslyckades" in after.text and "avslutades oväntat" in after.text
-    assert (await web.get("/handlaggare/modeller/999/status.json")).status == 404
+    assert (await client.get("/handlaggare/modeller/999/status.json")).status == 404
 
 
 async def test_comparison_shows_scores_and_changed_messages(
-    web: Client, trainer: UserRecord, registry: ModelRegistry, models_settings: Settings
+    client: Client, trainer: UserRecord, registry: ModelRegistry, settings: Settings
 ) -> None:
-    old = trained(registry, models_settings, 4, "old")
-    activate(models_settings, registry, old.id, "ada@lotsby.se", "admin", reload_servers=False)
-    new = trained(registry, models_settings, 1, "new")
-    await login(web, trainer.email)
-    page = await web.get(f"/handlaggare/modeller/{new.id}")
+    old = trained(registry, settings, 4, "old")
+    activate(settings, registry, old.id, "ada@lotsby.se", "admin", reload_servers=False)
+    new = trained(registry, settings, 1, "new")
+    await login(client, trainer.email)
+    page = await client.get(f"/handlaggare/modeller/{new.id}")
     assert page.status == 200
     assert f"Jämförelse med modell {old.id} (används nu)" in page.text
     assert "80,0 %" in page.text and "95,0 %" in page.text and "+15,0 %" in page.text
@@ -152,28 +137,28 @@ async def test_comparison_shows_scores_and_changed_messages(
 
 
 async def test_a_worse_model_is_refused_for_a_trainer_and_needs_an_admins_reason(
-    web: Client,
+    client: Client,
     trainer: UserRecord,
     admin: UserRecord,
     registry: ModelRegistry,
-    models_settings: Settings,
+    settings: Settings,
 ) -> None:
-    good = trained(registry, models_settings, 1, "good")
-    activate(models_settings, registry, good.id, "ada@lotsby.se", "admin", reload_servers=False)
-    worse = trained(registry, models_settings, 6, "worse")
-    await login(web, trainer.email)
-    page = await web.get(f"/handlaggare/modeller/{worse.id}")
+    good = trained(registry, settings, 1, "good")
+    activate(settings, registry, good.id, "ada@lotsby.se", "admin", reload_servers=False)
+    worse = trained(registry, settings, 6, "worse")
+    await login(client, trainer.email)
+    page = await client.get(f"/handlaggare/modeller/{worse.id}")
     assert "Aktivering nekas: Träffsäkerheten på testfilen sjunker från 95,0 % till 70,0 %" in (
         page.text
     )
     assert "Bara en administratör kan aktivera modellen ändå" in page.text
-    refused = await web.post(
+    refused = await client.post(
         f"/handlaggare/modeller/{worse.id}/aktivera",
-        {"csrf_token": web.csrf(page), "motivering": "Jag vill"},
+        {"csrf_token": client.csrf(page), "motivering": "Jag vill"},
     )
     assert refused.status == 409 and "Bara en administratör" in refused.text
 
-    boss = Client(web.app)
+    boss = Client(client.app)
     await login(boss, admin.email)
     page = await boss.get(f"/handlaggare/modeller/{worse.id}")
     assert 'name="motivering"' in page.text and "Aktivera ändå" in page.text
@@ -200,34 +185,34 @@ async def test_a_worse_model_is_refused_for_a_trainer_and_needs_an_admins_reason
 
 
 async def test_unknown_actions_and_models_are_not_found(
-    web: Client, admin: UserRecord, registry: ModelRegistry
+    client: Client, admin: UserRecord, registry: ModelRegistry
 ) -> None:
-    await login(web, admin.email)
-    token = await csrf_for(web, "/handlaggare/modeller")
-    assert (await web.get("/handlaggare/modeller/42")).status == 404
+    await login(client, admin.email)
+    token = await csrf_for(client, "/handlaggare/modeller")
+    assert (await client.get("/handlaggare/modeller/42")).status == 404
     assert (
-        await web.post("/handlaggare/modeller/42/aktivera", {"csrf_token": token})
+        await client.post("/handlaggare/modeller/42/aktivera", {"csrf_token": token})
     ).status == 404
     queued = registry.queue_training("tove@lotsby.se")
-    unknown = await web.post(f"/handlaggare/modeller/{queued.id}/radera", {"csrf_token": token})
+    unknown = await client.post(f"/handlaggare/modeller/{queued.id}/radera", {"csrf_token": token})
     assert unknown.status == 404
 
 
 async def test_history_shows_who_activated_and_the_override_reason(
-    web: Client, trainer: UserRecord, registry: ModelRegistry, models_settings: Settings
+    client: Client, trainer: UserRecord, registry: ModelRegistry, settings: Settings
 ) -> None:
-    good = trained(registry, models_settings, 1, "good")
-    activate(models_settings, registry, good.id, "tove@lotsby.se", "trainer", reload_servers=False)
-    worse = trained(registry, models_settings, 8, "worse")
+    good = trained(registry, settings, 1, "good")
+    activate(settings, registry, good.id, "tove@lotsby.se", "trainer", reload_servers=False)
+    worse = trained(registry, settings, 8, "worse")
     activate(
-        models_settings, registry, worse.id, "ada@lotsby.se", "admin", "<b>Akut</b>",
+        settings, registry, worse.id, "ada@lotsby.se", "admin", "<b>Akut</b>",
         reload_servers=False,
     )  # fmt: skip
-    await login(web, trainer.email)
-    page = await web.get("/handlaggare/modeller")
+    await login(client, trainer.email)
+    page = await client.get("/handlaggare/modeller")
     assert f'Boten använder <a href="/handlaggare/modeller/{worse.id}">' in page.text
     assert "&lt;b&gt;Akut&lt;/b&gt;" in page.text and "<b>Akut</b>" not in page.text
     assert page.text.count("Aktiverad") == 2
-    rollback = await web.get(f"/handlaggare/modeller/{good.id}")
+    rollback = await client.get(f"/handlaggare/modeller/{good.id}")
     assert f'action="/handlaggare/modeller/{good.id}/aterstall"' in rollback.text
     assert f"Återställ till modell {good.id}" in rollback.text
