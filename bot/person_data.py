@@ -54,6 +54,7 @@ STAFF_NOTE = (
 )
 KINDS = ("export", "erase")
 _AUDIT_LIMIT = 100
+_MAX_EMAIL = 320
 
 
 class PersonDataError(ValueError):
@@ -86,7 +87,7 @@ class Subject:
         Raises:
             PersonDataError: When neither is given, or one is given but not valid.
         """
-        email_text = clean_text(email)
+        email_text = clean_text(email, _MAX_EMAIL)  # not cut to a different valid address
         phone_text = clean_text(phone)
         found_email = parse_email(email_text) if email_text else None
         found_phone = parse_phone(phone_text) if phone_text else None
