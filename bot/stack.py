@@ -335,11 +335,14 @@ def http_status(url: str, timeout: float = 3) -> int | None:
 
 
 def newest_model(models_dir: Path = REPO_ROOT / "models") -> Path:
-    """Return the newest trained model.
+    """Return the model to serve: the registry's active one, else the newest trained one.
 
     Raises:
         StackError: If there is none (run ``make model``).
     """
+    active = models_dir / "active.tar.gz"
+    if active.is_file():
+        return active
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         raise StackError("no trained model in models/: run make model")
@@ -603,7 +606,7 @@ class Stack:
                 f"http://127.0.0.1:{port}/health",
             )
         if self.with_web:
-            self._add(
+            web = self._add(
                 "web",
                 [
                     sys.executable,
@@ -617,6 +620,9 @@ class Stack:
                 ],
                 f"http://127.0.0.1:{web_port}/health",
             )
+            # The model registry (officials' app) switches the model of every Rasa process.
+            web.env["LOTSEN_RASA_URLS"] = ",".join(f"http://127.0.0.1:{p}" for p in rasa_ports)
+            web.env["RASA_API_TOKEN"] = self.rasa_token
         conf = self._nginx_conf(rasa_ports, action_ports, web_port)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         ngx = Service(
