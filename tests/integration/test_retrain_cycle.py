@@ -2,9 +2,9 @@
 
 A temporary copy of the project (data/, domain.yml) with a small, fast config trains through
 the registry's detached worker (the path of the web app's "Träna ny modell" button), while a
-Rasa server started with ``--enable-api --auth-token`` keeps serving. Activations switch it
-through ``PUT /model``; ``/status`` and ``/model/parse`` show what it serves. The trainings run
-in order: the tests of this module build on each other.
+Rasa server started with ``--enable-api --auth-token`` keeps serving (tests/retrain_stack.py).
+Activations switch it through ``PUT /model``; ``/status`` and ``/model/parse`` show what it
+serves. The trainings run in order: the tests of this module build on each other.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
-import requests
-import yaml
 
-from bot.db import create_db_engine, migrate
+from bot.db import create_db_engine
 from bot.inbox import Inbox, Label, inbox_message, shape, shape_key
 from bot.model_registry import (
     ACTIVE_MODEL,
@@ -37,13 +33,10 @@ from bot.model_registry import (
 from bot.settings import Settings
 from bot.stack import free_port
 from bot.training import start_training, wait_for_training
-from tests.conftest import stop
-
-from .conftest import BASE_ENV, RASA, REPO
+from tests.retrain_stack import EPOCHS, RasaServer, fast_project, run_rasa, write_fast_config
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 10
 TAUGHT_INTENT = "ask_industrial_land"
 # Made-up words no model has seen: the baseline cannot know what they mean.
 TAUGHT = [
@@ -54,34 +47,6 @@ TAUGHT = [
     "hur får vi plimsk gorvadera",
     "plimsk gorvadera i lotsby",
 ]
-FAST_CONFIG = {
-    "recipe": "default.v1",
-    "language": "sv",
-    "assistant_id": "lotsen-retrain-test",
-    "pipeline": [
-        {"name": "WhitespaceTokenizer"},
-        {"name": "RegexFeaturizer", "case_sensitive": False},
-        {"name": "CountVectorsFeaturizer"},
-        {
-            "name": "CountVectorsFeaturizer",
-            "analyzer": "char_wb",
-            "min_ngram": 2,
-            "max_ngram": 4,
-            "min_df": 2,
-        },
-        {
-            "name": "DIETClassifier",
-            "epochs": EPOCHS,
-            "number_of_transformer_layers": 1,
-            "transformer_size": 64,
-            "batch_size": 64,
-            "random_seed": 42,
-        },
-        {"name": "EntitySynonymMapper"},
-        {"name": "FallbackClassifier", "threshold": 0.3},
-    ],
-    "policies": [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}],
-}
 
 
 @dataclasses.dataclass
@@ -91,31 +56,20 @@ class Lab:
     settings: Settings
     registry: ModelRegistry
     inbox: Inbox
-    rasa: subprocess.Popen[bytes]
-    rasa_url: str
-    token: str
+    server: RasaServer
+
+    @property
+    def rasa(self) -> subprocess.Popen[bytes]:
+        return self.server.process
 
     def write_config(self, **diet: object) -> None:
-        pipeline = [
-            {**c, **diet} if c["name"] == "DIETClassifier" else c for c in FAST_CONFIG["pipeline"]
-        ]
-        config = {**FAST_CONFIG, "pipeline": pipeline}
-        (self.settings.project_dir / "config.yml").write_text(yaml.safe_dump(config))
+        write_fast_config(self.settings.project_dir, **diet)
 
     def status(self) -> dict[str, object]:
-        response = requests.get(f"{self.rasa_url}/status", params={"token": self.token}, timeout=30)
-        response.raise_for_status()
-        return dict(response.json())
+        return self.server.status()
 
     def parse(self, text: str) -> str:
-        response = requests.post(
-            f"{self.rasa_url}/model/parse",
-            params={"token": self.token},
-            json={"text": text},
-            timeout=60,
-        )
-        response.raise_for_status()
-        return str(response.json()["intent"]["name"])
+        return self.server.parse(text)
 
     def train(self, who: str = "tove@lotsby.se") -> tuple[ModelRecord, list[ModelRecord]]:
         queued = start_training(self.settings, who, self.registry)
@@ -128,61 +82,14 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("retrain")
-    project = work / "project"
-    project.mkdir()
-    shutil.copytree(REPO / "data", project / "data")
-    shutil.copy(REPO / "domain.yml", project / "domain.yml")
-    database_url = f"sqlite:///{work / 'var' / 'cases.db'}"
-    migrate(database_url)
-    port = free_port()
-    rasa_url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        database_url=database_url,
-        tracker_store_url=f"sqlite:///{work / 'var' / 'tracker.db'}",
-        var_dir=work / "var",
-        models_dir=work / "models",
-        project_dir=project,
-        heldout_file=REPO / "tests" / "nlu" / "heldout.yml",
-        rasa_urls=(rasa_url,),
-        # Model 2 differs from model 1 only by six new examples; DIET at 10 epochs moves a few
-        # held-out answers either way. The 2-point default is tested in the unit tests.
-        max_accuracy_drop=0.05,
-    )
-    settings.models_dir.mkdir()
-    # The registry reads the token like `make run` provides it (RASA_API_TOKEN or the file).
-    token = os.environ.get("RASA_API_TOKEN") or "retrain-test-token"
-    (settings.var_dir / "rasa-api-token").write_text(token)
-    engine = create_db_engine(database_url)
-    log = work / "rasa.log"
-    with log.open("wb") as output:
-        # Started without a model: the first activation gives it one.
-        rasa = subprocess.Popen(
-            [RASA, "run", "--enable-api", "--auth-token", token, "-m", str(settings.models_dir),
-             "-i", "127.0.0.1", "-p", str(port)],
-            cwd=work, env=BASE_ENV, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    lab = Lab(settings, ModelRegistry(engine), Inbox(settings, engine), rasa, rasa_url, token)
-    lab.write_config()
-    try:
-        yield lab
-    finally:
-        stop(rasa)
-        engine.dispose()
-        print(f"\nRasa log ({log}):\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until_serving(lab: Lab, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert lab.rasa.poll() is None, "the Rasa server exited"
+    settings = fast_project(tmp_path_factory.mktemp("retrain"), f"http://127.0.0.1:{free_port()}")
+    engine = create_db_engine(settings.database_url)
+    # Started without a model: the first activation gives it one.
+    with run_rasa(settings) as server:
         try:
-            if requests.get(f"{lab.rasa_url}/", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("Rasa did not come up")
+            yield Lab(settings, ModelRegistry(engine), Inbox(settings, engine), server)
+        finally:
+            engine.dispose()
 
 
 def teach(lab: Lab) -> None:
@@ -211,7 +118,7 @@ def test_retrain_compare_and_activate_without_restart(lab: Lab) -> None:
     assert baseline.status == "trained", baseline.failure_reason
     assert baseline.rasa_model_id and baseline.data_hash and baseline.size_bytes
     assert lab.registry.evaluation(baseline.id, HELDOUT) is not None
-    wait_until_serving(lab)
+    lab.server.wait_until_up()
     activate(lab.settings, lab.registry, baseline.id, "tove@lotsby.se", "trainer")
     assert lab.status()["model_id"] == baseline.rasa_model_id
     assert lab.parse(TAUGHT[0]) != TAUGHT_INTENT
