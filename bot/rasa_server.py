@@ -11,7 +11,13 @@ arguments of the ``rasa`` command. Before handing them to Rasa's own command lin
 * makes Rasa find an event's class by its type name with a dictionary
   (:func:`install_cached_event_types`) instead of walking every subclass of ``Event`` for each
   event it reads (``Event.resolve_by_type``: about half of loading a stored conversation);
-* turns telemetry off unless the environment says otherwise.
+* turns telemetry off unless the environment says otherwise, and switches off Rasa's crash
+  reporting (:func:`disable_error_reporting`): Rasa's command line sends uncaught exceptions to
+  Rasa's own Sentry project with a key shipped in the package, whatever
+  ``RASA_TELEMETRY_ENABLED`` says, and an exception message may quote a user's text.
+
+Every ``rasa`` command the project runs for real (the server, the action server, trainings from
+the officials' app) goes through here: :func:`rasa_command` builds the command line.
 
 Nothing is patched on import: only :func:`main` (or a direct call of the install function)
 changes Rasa. The Procfile, the production profile (:mod:`bot.stack`), the test fixtures and the
@@ -126,6 +132,29 @@ def install_cached_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_event_type)  # type: ignore[method-assign,assignment]
 
 
+def _no_error_reporting() -> None:
+    """Replacement of ``rasa.telemetry.initialize_error_reporting``: report nothing."""
+
+
+def disable_error_reporting() -> None:
+    """Keep Rasa's command line from starting Sentry crash reports to Rasa's project."""
+    import rasa.telemetry
+
+    rasa.telemetry.initialize_error_reporting = _no_error_reporting
+
+
+def rasa_command(*args: str) -> list[str]:
+    """The command line that runs ``rasa <args>`` through this launcher.
+
+    Args:
+        args: The ``rasa`` command's arguments, e.g. ``"run", "actions"``.
+
+    Returns:
+        ``[python, "-m", "bot.rasa_server", *args]``.
+    """
+    return [sys.executable, "-m", "bot.rasa_server", *args]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Install the speed-ups, then run Rasa's command line with ``argv``.
 
@@ -133,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv: The ``rasa`` command's arguments (default: this process's arguments).
     """
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    disable_error_reporting()
     install_cached_action_validation()
     install_cached_event_types()
     from rasa.__main__ import main as rasa_main

@@ -42,11 +42,11 @@ from bot.model_registry import (
 from bot.models import utcnow
 from bot.nlu_eval import GoldExample, evaluate_examples, load_examples
 from bot.privacy import mask_all
+from bot.rasa_server import rasa_command
 from bot.settings import Settings, settings_environment
 
 logger = logging.getLogger(__name__)
 
-RASA = str(Path(sys.executable).with_name("rasa"))
 LOCK_FILE = "training.lock"
 QUEUE_TIMEOUT = dt.timedelta(minutes=2)
 """A queued training whose worker has not started by then is marked failed."""
@@ -406,14 +406,14 @@ def _run_rasa_train(
     settings: Settings, registry: ModelRegistry, model_id: int, name: str
 ) -> tuple[int, str]:
     project = settings.project_dir
-    command = [
-        RASA, "train",
+    command = rasa_command(
+        "train",
         "--config", str(project / "config.yml"),
         "--domain", str(project / "domain.yml"),
         "--data", str(project / "data"),
         "--out", str(settings.models_dir),
         "--fixed-model-name", name,
-    ]  # fmt: skip
+    )  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key != "LOG_LEVEL"}
     process = subprocess.Popen(  # noqa: S603 - fixed program, no shell
         command,

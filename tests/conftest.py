@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from bot.db import migrate
+from bot.rasa_server import rasa_command
 from bot.stack import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def services(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     token = "test-token"
     with action_log.open("wb") as alog, rasa_log.open("wb") as rlog:
         actions = subprocess.Popen(
-            [RASA, "run", "actions", "-p", str(action_port), "--actions", "actions"],
+            rasa_command("run", "actions", "-p", str(action_port), "--actions", "actions"),
             cwd=REPO,
             env=env,
             stdout=alog,

@@ -275,3 +275,27 @@ def test_an_event_class_defined_later_is_still_found() -> None:
         type_name = "lotsen_test_event"
 
     assert rasa_server.resolve_event_type("lotsen_test_event") is LotsenTestEvent
+
+
+def test_rasa_crash_reports_are_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa ships a Sentry key and its CLI reports crashes whatever telemetry says: not ours."""
+    import rasa.telemetry
+    import sentry_sdk
+
+    monkeypatch.setenv("RASA_TELEMETRY_ENABLED", "false")
+    assert rasa.telemetry.sentry_write_key(), "Rasa's package no longer ships a Sentry key"
+    monkeypatch.setattr(
+        rasa.telemetry, "initialize_error_reporting", rasa.telemetry.initialize_error_reporting
+    )
+    rasa_server.disable_error_reporting()
+    rasa.telemetry.initialize_error_reporting()
+    assert sentry_sdk.Hub.current.client is None
+
+
+def test_every_rasa_command_goes_through_the_launcher() -> None:
+    command = rasa_server.rasa_command("run", "actions")
+    assert command == [sys.executable, "-m", "bot.rasa_server", "run", "actions"]
+    procfile = (REPO / "Procfile").read_text()
+    for line in procfile.splitlines():
+        if line.startswith(("rasa:", "actions:")):
+            assert "-m bot.rasa_server" in line, line
