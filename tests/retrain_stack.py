@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ import requests
 import yaml
 
 from bot.db import migrate
+from bot.rasa_server import rasa_command
 from bot.settings import Settings
 from tests.conftest import BASE_ENV, REPO, TRACKER_STORE_TYPE, stop
 from tests.nlu_project import copy_project
@@ -219,12 +219,12 @@ def run_rasa(
     """
     (url,) = settings.rasa_urls
     token = api_token()
-    command = [
-        sys.executable, "-m", "bot.rasa_server", "run",
+    command = rasa_command(
+        "run",
         "--enable-api", "--auth-token", token,
         "-m", str(model or settings.models_dir),
         "-i", "127.0.0.1", "-p", url.rsplit(":", 1)[1],
-    ]  # fmt: skip
+    )  # fmt: skip
     if endpoints is not None:
         command += ["--endpoints", str(endpoints), "--credentials", str(REPO / "credentials.yml")]
     log = settings.var_dir / "rasa.log"

@@ -45,11 +45,12 @@ from bot.accounts import UserRepository
 from bot.db import create_db_engine
 from bot.inbox import shape
 from bot.model_registry import ACTIVE_MODEL, ModelRecord, ModelRegistry
+from bot.rasa_server import rasa_command
 from bot.settings import Settings, settings_environment
 from bot.stack import free_port
 from bot.training import ensure_active_model
 from bot.web.inbox import count_sv
-from tests.conftest import BASE_ENV, RASA, new_sender, stop, wait_for
+from tests.conftest import BASE_ENV, new_sender, stop, wait_for
 from tests.retrain_stack import (
     CORE_FALLBACK_ACTION,
     CORE_FALLBACK_THRESHOLD,
@@ -101,7 +102,7 @@ def _action_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     log = settings.var_dir / "actions.log"
     with log.open("wb") as output:
         return subprocess.Popen(
-            [RASA, "run", "actions", "-p", str(port), "--actions", "actions"],
+            rasa_command("run", "actions", "-p", str(port), "--actions", "actions"),
             cwd=REPO,
             env={**BASE_ENV, "DATABASE_URL": settings.database_url},
             stdout=output,
