@@ -28,6 +28,7 @@ a save retried after a lost commit acknowledgement stores nothing twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -148,6 +149,21 @@ def masked_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
     )
 
 
+# The latest session of a conversation, as Rasa's ``SQLTrackerStore._event_query`` selects it
+# (events from the last ``session_started`` on, or all when there is none), written once as
+# SQL: Rasa builds that ORM query anew for every message, and SQLAlchemy then spends more time
+# computing its cache key than the database spends answering it (bench/RESULTS.md, step 7).
+_LATEST_SESSION = """
+    FROM events,
+        (SELECT max(timestamp) AS session_start FROM events
+         WHERE sender_id = :sender_id AND type_name = 'session_started') AS latest
+    WHERE events.sender_id = :sender_id
+        AND (events.timestamp >= latest.session_start OR latest.session_start IS NULL)
+"""
+LATEST_SESSION_EVENTS = sa.text(f"SELECT events.data {_LATEST_SESSION} ORDER BY events.id")
+LATEST_SESSION_COUNT = sa.text(f"SELECT count(*) {_LATEST_SESSION}")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL: reads do not wait for the writer; NORMAL: no fsync at every commit (a power cut can
     # lose the last commits, never corrupt the file).
@@ -179,6 +195,27 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's read of a conversation; the latest session by :data:`LATEST_SESSION_EVENTS`.
+
+        Args:
+            sender_id: The conversation.
+            fetch_events_from_all_sessions: Every session (Rasa's own query) or the latest.
+
+        Returns:
+            The tracker, or None when nothing is stored for the conversation.
+        """
+        if fetch_events_from_all_sessions:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        with self.session_scope() as session:
+            rows = session.execute(LATEST_SESSION_EVENTS, {"sender_id": sender_id}).scalars()
+            events = [json.loads(data) for data in rows]
+        if not self.domain or not events:  # as Rasa's _retrieve
+            return None
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Stream the tracker's new events, masked, when an event broker is configured.
 
@@ -202,9 +239,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         Yields:
             The masked events not stored yet.
         """
-        stored = self._event_query(
-            session, tracker.sender_id, fetch_events_from_all_sessions=False
-        ).count()
+        stored = session.execute(
+            LATEST_SESSION_COUNT, {"sender_id": tracker.sender_id}
+        ).scalar_one()
         masked = mask_event_dicts(event.as_dict() for event in tracker.events)
         for data in masked[stored:]:
             event = Event.from_parameters(data)

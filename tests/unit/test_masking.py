@@ -152,3 +152,55 @@ def test_default_endpoints_and_test_servers_use_the_masking_store() -> None:
     endpoints = yaml.safe_load((REPO / "endpoints.yml").read_text())
     assert endpoints["tracker_store"]["type"] == "bot.tracker_store.MaskingSQLTrackerStore"
     assert TRACKER_STORE_TYPE == endpoints["tracker_store"]["type"]
+
+
+def _store_for(url: str) -> MaskingSQLTrackerStore:
+    if url.startswith("sqlite"):
+        return MaskingSQLTrackerStore(dialect="sqlite", db=url.removeprefix("sqlite:///"))
+    return DurableSQLTrackerStore(host=url)
+
+
+def test_latest_session_read_matches_rasas_query(any_db_url: str) -> None:
+    """The store's prepared read and count select what Rasa's ORM query selects."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SessionStarted
+
+    from bot.tracker_store import LATEST_SESSION_COUNT
+
+    store = _store_for(any_db_url)
+    store.domain = Domain.load("domain.yml")
+
+    def turn(text: str, at: float) -> list[Any]:
+        return [UserUttered(text, timestamp=at), BotUttered("svar", timestamp=at + 0.5)]
+
+    conversations = {
+        "no-session-start": [ActionExecuted("action_listen", timestamp=1.0), *turn("hej", 2.0)],
+        "two-sessions": [
+            ActionExecuted("action_session_start", timestamp=10.0),
+            SessionStarted(timestamp=10.1),
+            *turn("första", 11.0),
+            ActionExecuted("action_session_start", timestamp=20.0),
+            SessionStarted(timestamp=20.1),
+            ActionExecuted("action_listen", timestamp=20.2),
+            *turn("andra", 21.0),
+        ],
+    }
+    for sender, events in conversations.items():
+        asyncio.run(store.save(DialogueStateTracker.from_events(sender, events)))
+    asyncio.run(store.save(DialogueStateTracker.from_events("other", turn("annan", 30.0))))
+    for sender in [*conversations, "missing"]:
+        ours = asyncio.run(store.retrieve(sender))
+        rasas = asyncio.run(SQLTrackerStore._retrieve(store, sender, False))
+        assert (ours is None) == (rasas is None)
+        if ours is not None and rasas is not None:
+            assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+        with store.session_scope() as session:
+            expected = store._event_query(session, sender, False).count()
+            assert session.execute(LATEST_SESSION_COUNT, {"sender_id": sender}).scalar() == expected
+    latest = asyncio.run(store.retrieve("two-sessions"))
+    assert latest is not None and [e.text for e in latest.events if e.type_name == "user"] == [
+        "andra"
+    ]
+    full = asyncio.run(store.retrieve_full_tracker("two-sessions"))
+    assert full is not None and len(full.events) == len(conversations["two-sessions"])
+    store.engine.dispose()
