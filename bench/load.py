@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python bench/load.py [--levels 1,20,100] [--duration 30 | --conversations N]
-        [--systems stock,project[,project_plain]] [--model models/xyz.tar.gz] [--profile DIR]
+        [--systems stock,project[,project_plain,production]] [--model models/xyz.tar.gz]
+        [--profile DIR]
 
 For each system it starts, on free ports of 127.0.0.1 only, an action server
 (``rasa run actions``) and a Rasa server (``rasa run``, REST channel, SQL tracker store on a
@@ -15,6 +16,9 @@ bounded asyncio client (aiohttp) and stops all servers itself.
   the last one writes the case to a temporary SQLite case log (migrated with bot.db.migrate).
 * project_plain (only when asked for with ``--systems``): the same, served by the bare
   ``rasa run`` instead of the project's launcher (``python -m bot.rasa_server``);
+* production (when asked for): the production profile of :mod:`bot.stack` (``make run-prod``):
+  nginx in front of two Rasa processes (one per core) and two action servers, the Redis lock
+  store, PostgreSQL for the tracker store and the case log; the load goes through nginx;
 * stock: the assistant ``rasa init --no-prompt`` creates and trains in a temporary directory
   (hello, I am sad, yes, bye: NLU and responses, no custom action), served the same way.
 
@@ -31,7 +35,6 @@ import asyncio
 import dataclasses
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -85,7 +88,10 @@ class Servers:
     name: str
     url: str
     processes: dict[str, subprocess.Popen[bytes]]
-    case_db: Path | None
+    cases_url: str | None
+    """The case log's database (None for the stock assistant, which has none)."""
+    tracker_url: str = ""
+    """The SQL tracker store's database."""
 
 
 # --- Conversations ----------------------------------------------------------------------------
@@ -176,6 +182,7 @@ async def stock_conversation(
 CONVERSATIONS = {
     "project": project_conversation,
     "project_plain": project_conversation,
+    "production": project_conversation,
     "stock": stock_conversation,
 }
 # How each system's Rasa server starts: the project through its launcher (bot/rasa_server.py,
@@ -262,6 +269,10 @@ def serving(
 
     run_dir = workdir / system
     run_dir.mkdir()
+    if system == "production":
+        with serving_production(run_dir, model) as servers:
+            yield servers
+        return
     action_port, rasa_port = free_port(), free_port()
     endpoints = run_dir / "endpoints.yml"
     endpoints.write_text(
@@ -269,13 +280,12 @@ def serving(
     )
     # The load comes from one address: no per-address limit (bot/rate_limit.py).
     env = bench_env(SANIC_HOST="127.0.0.1", LOTSEN_VAR_DIR=str(run_dir), LOTSEN_RATE_LIMIT_IP="off")
-    case_db: Path | None = None
+    cases_url: str | None = None
     if system != "stock":
         env.update(project_env or {})
         cwd, model_path, credentials = REPO, _project_model(model), REPO / "credentials.yml"
-        case_db = run_dir / "cases.db"
-        env["DATABASE_URL"] = f"sqlite:///{case_db}"
-        migrate(env["DATABASE_URL"])
+        cases_url = env["DATABASE_URL"] = f"sqlite:///{run_dir / 'cases.db'}"
+        migrate(cases_url)
     else:
         cwd = _stock_project(workdir)
         model_path, credentials = cwd / "models", cwd / "credentials.yml"
@@ -295,30 +305,55 @@ def serving(
             wait_for(f"http://127.0.0.1:{action_port}/health", processes["actions"], action_log)
             # The REST channel answers once the model is loaded.
             wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", processes["rasa"], rasa_log)
-            yield Servers(system, f"http://127.0.0.1:{rasa_port}", processes, case_db)
+            yield Servers(system, f"http://127.0.0.1:{rasa_port}", processes, cases_url,
+                          f"sqlite:///{run_dir / 'tracker.db'}")  # fmt: skip
         finally:
             for process in reversed(processes.values()):
                 stop(process)
 
 
-def count_cases(case_db: Path | None) -> int | None:
+@contextmanager
+def serving_production(run_dir: Path, model: Path | None) -> Iterator[Servers]:
+    """Start the production profile (bot.stack) on free loopback ports; stop it afterwards."""
+    from bot.stack import running_stack
+
+    # Every simulated user comes from 127.0.0.1: no per-address limit (as bench/reliability.py).
+    with running_stack(workdir=run_dir, model=_project_model(model), with_web=False,
+                       rate_limit_ip="off") as stack:  # fmt: skip
+        processes = {}
+        for name in [*stack.rasa_names(), *stack.action_names()]:
+            process = stack.services[name].process
+            assert process is not None
+            processes[name] = process
+        yield Servers("production", stack.public_url, processes, stack.database_url,
+                      stack.tracker_url)  # fmt: skip
+
+
+def _count(url: str, query: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, future=True)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text(query)).scalar_one())
+    except sa.exc.OperationalError:  # SQLite file never written, or no such table yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def count_cases(cases_url: str | None) -> int | None:
     """Cases in the system's case log (None for the stock assistant)."""
-    if case_db is None:
-        return None
-    with sqlite3.connect(case_db) as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
+    return None if cases_url is None else _count(cases_url, "SELECT COUNT(*) FROM cases")
 
 
-def count_tracker_senders(tracker_db: Path) -> int:
+def count_tracker_senders(tracker_url: str) -> int:
     """Conversations the Rasa server stored in its SQL tracker store (0 if it never wrote one).
 
     Rasa falls back to an in-memory tracker store when the configured one fails; this count
-    shows that both systems really wrote every conversation to SQLite.
+    shows that every system really wrote every conversation to its database.
     """
-    if not tracker_db.exists():
-        return 0
-    with sqlite3.connect(tracker_db) as connection:
-        return int(connection.execute("SELECT COUNT(DISTINCT sender_id) FROM events").fetchone()[0])
+    return _count(tracker_url, "SELECT COUNT(DISTINCT sender_id) FROM events")
 
 
 def profile(system: str, servers: Servers, directory: Path, duration: float) -> None:
@@ -390,6 +425,14 @@ def summarize(system: str, users: int, stats: LevelStats, servers: Servers) -> R
     )
 
 
+def _rss(row: Row, kind: str) -> str:
+    """Peak RSS of the system's processes of one kind: the largest, times their number."""
+    sizes = [mib for name, mib in row.peak_rss_mib.items() if name.split("-")[0] == kind]
+    if not sizes:
+        return "0"
+    return f"{max(sizes):.0f}" + (f" x{len(sizes)}" if len(sizes) > 1 else "")
+
+
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table, with throughput relative to the stock assistant."""
     lines = [
@@ -405,8 +448,7 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {row.system} | {row.users} | {row.messages} | {rate:.1f} | {ratio} | "
             f"{row.p50_ms:.0f} | {row.p95_ms:.0f} | {row.p99_ms:.0f} | {row.errors} | "
-            f"{row.conversations_done} | {row.peak_rss_mib.get('rasa', 0):.0f} | "
-            f"{row.peak_rss_mib.get('actions', 0):.0f} |"
+            f"{row.conversations_done} | {_rss(row, 'rasa')} | {_rss(row, 'actions')} |"
         )
     return "\n".join(lines)
 
@@ -454,14 +496,14 @@ def main() -> None:
             with serving(system, Path(tmp), args.model, project_env) as servers:
                 # One conversation to warm up (model loading, first tracker, first action call).
                 asyncio.run(run_level(system, servers.url, 1, 60, 1))
-                warmup_cases = count_cases(servers.case_db)
+                warmup_cases = count_cases(servers.cases_url)
                 for users in levels:
                     stats = asyncio.run(run_level(system, servers.url, users, args.duration,
                                                   args.conversations))  # fmt: skip
                     rows.append(summarize(system, users, stats, servers))
                     print(f"    {rows[-1]} errors={stats.errors}", flush=True)
-                cases = count_cases(servers.case_db)
-                senders = count_tracker_senders(Path(tmp) / system / "tracker.db")
+                cases = count_cases(servers.cases_url)
+                senders = count_tracker_senders(servers.tracker_url)
                 started = sum(r.conversations_started for r in rows if r.system == system) + 1
                 notes.append(f"{system}: {senders} of {started} conversations (warm-up included) "
                              "stored in the SQL tracker store")  # fmt: skip

@@ -128,8 +128,22 @@ def test_load_summary_computes_rate_percentiles_and_ratio_to_stock() -> None:
     stock = load.summarize("stock", 20, stats, servers)
     assert (stock.messages, stock.errors, stock.p50_ms) == (4, 1, pytest.approx(250.0))
     project = load.Row("project", 20, 12, 2.0, 20.0, 30.0, 40.0, 0, 2, 1, {"rasa": 500.0})
-    text = load.table([stock, project])
+    production = load.Row(
+        "production",
+        20,
+        16,
+        2.0,
+        10.0,
+        20.0,
+        30.0,
+        0,
+        2,
+        2,
+        {"rasa-1": 600.0, "rasa-2": 650.0, "actions-1": 90.0, "actions-2": 80.0},
+    )
+    text = load.table([stock, project, production])
     assert "| project | 20 | 12 | 6.0 | 3.00 | 20 | 30 | 40 | 0 | 1 | 500 | 0 |" in text
+    assert "| production | 20 | 16 | 8.0 | 4.00 | 10 | 20 | 30 | 0 | 2 | 650 x2 | 90 x2 |" in text
 
 
 def test_load_endpoints_keep_the_project_tracker_store_class_on_a_temporary_file(
