@@ -1,9 +1,12 @@
 """Compare Swedish NLU pipeline variants on the held-out file, in one run (prints a table).
 
-Usage: .venv/bin/python bench/nlu_pipelines.py [--variants project,whitespace,no_char,no_matcher]
+Usage: .venv/bin/python bench/nlu_pipelines.py [--variants project,diet,whitespace,no_matcher]
 
 Each variant is the project's config.yml with one change, trained NLU-only on data/nlu and
-scored on tests/nlu/heldout.yml. Times are wall-clock on this machine; compare within a run.
+scored on tests/nlu/heldout.yml: intents, permit types, and the F1 of the entities the whole
+pipeline returns (bot.nlu_eval.evaluate_entities). ``diet`` is the entity part before issue 7's
+step 7: DIETClassifier (60 epochs) over lexical, word and character n-gram features instead of
+the CRFEntityExtractor. Times are wall-clock on this machine; compare within a run.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import REPO, project_config, train_rasa_nlu
-from bot.nlu_eval import evaluate_model
+from bot.nlu_eval import evaluate_entities, evaluate_model
 
 Config = dict[str, Any]
+HELDOUT = REPO / "tests" / "nlu" / "heldout.yml"
 
 
 def _replace(name: str, new: list[Config]) -> Callable[[Config], Config]:
@@ -47,10 +51,21 @@ def _whitespace(config: Config) -> Config:
     return _replace("SpacyTokenizer", [{"name": "WhitespaceTokenizer"}])(config)
 
 
+ENTITIES = ("area", "plot_size", "permit_type")
+DIET_ENTITIES: list[Config] = [
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4,
+     "min_df": 2},
+    {"name": "DIETClassifier", "epochs": 60, "number_of_transformer_layers": 1,
+     "transformer_size": 128, "batch_size": [64, 256], "constrain_similarities": True,
+     "random_seed": 42},
+]  # fmt: skip
+
 VARIANTS: dict[str, Callable[[Config], Config]] = {
     "project": lambda config: config,
+    "diet": _replace("CRFEntityExtractor", DIET_ENTITIES),
     "whitespace": _whitespace,
-    "no_char": _drop(lambda c: c.get("analyzer") == "char_wb"),
     "no_matcher": _drop(lambda c: c["name"].endswith("PermitTypeMatcher")),
 }
 
@@ -66,15 +81,20 @@ def main() -> None:
             config = VARIANTS[name](copy.deepcopy(base))
             # A fresh training cache per variant, so the time is a full training.
             run = train_rasa_nlu(config, REPO / "data" / "nlu", Path(tmp), name)
-            report = asyncio.run(evaluate_model(run.model, REPO / "tests" / "nlu" / "heldout.yml"))
+            report = asyncio.run(evaluate_model(run.model, HELDOUT))
+            entities = asyncio.run(evaluate_entities(run.model, HELDOUT, ENTITIES))
             rows.append((name, report.intent_accuracy, report.macro_f1,
-                         report.permit_type_accuracy, run.seconds))  # fmt: skip
-    baseline = rows[0][4]
-    print(f"{'variant':<12} {'intent acc':>10} {'macro F1':>9} {'permit acc':>10} "
-          f"{'train s':>8} {'time ratio':>10}")  # fmt: skip
-    for name, accuracy, f1, permit, seconds in rows:
-        print(f"{name:<12} {accuracy:>10.3f} {f1:>9.3f} {permit:>10.3f} {seconds:>8.0f} "
-              f"{seconds / baseline:>10.2f}")  # fmt: skip
+                         report.permit_type_accuracy, *(entities[e].f1 for e in ENTITIES),
+                         run.seconds, run.size_bytes / 1e6))  # fmt: skip
+    baseline = rows[0][-2]
+    print(
+        "| variant | intent acc | macro F1 | permit_type acc | F1 area | F1 plot_size "
+        "| F1 permit_type | train s | time ratio | model MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, *scores, seconds, size in rows:
+        shown = " | ".join(f"{score:.3f}" for score in scores)
+        print(f"| {name} | {shown} | {seconds:.0f} | {seconds / baseline:.2f} | {size:.1f} |")
 
 
 if __name__ == "__main__":

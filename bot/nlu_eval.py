@@ -1,4 +1,4 @@
-"""Score a trained Rasa model on a held-out NLU file: intents and ``permit_type`` values."""
+"""Score a trained Rasa model on a held-out NLU file: intents, ``permit_type`` values, entities."""
 
 from __future__ import annotations
 
@@ -237,17 +237,21 @@ async def evaluate_examples(
     Returns:
         A report per data-set name.
     """
+    agent = _load_agent(model_path)
+    reports = {}
+    for name, examples in datasets.items():
+        reports[name] = NluReport(tuple([await _predict(agent, example) for example in examples]))
+    return reports
+
+
+def _load_agent(model_path: Path) -> Any:
     from rasa.core.agent import Agent
     from rasa.model import get_local_model
     from rasa.utils.log_utils import configure_structlog
 
     # Rasa's structured debug log would print every message text; keep it to warnings.
     configure_structlog(logging.WARNING)
-    agent = Agent.load(get_local_model(str(model_path)))
-    reports = {}
-    for name, examples in datasets.items():
-        reports[name] = NluReport(tuple([await _predict(agent, example) for example in examples]))
-    return reports
+    return Agent.load(get_local_model(str(model_path)))
 
 
 async def _predict(agent: Any, example: GoldExample) -> Prediction:
@@ -284,3 +288,84 @@ async def evaluate_model(model_path: Path, test_file: Path) -> NluReport:
     """
     reports = await evaluate_examples(model_path, {"test": load_examples(test_file)})
     return reports["test"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityScore:
+    """Precision, recall and F1 of one entity type over a held-out file."""
+
+    entity: str
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def precision(self) -> float:
+        """Share of the predicted values that are right."""
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 0.0
+
+    @property
+    def recall(self) -> float:
+        """Share of the annotated values that were found."""
+        annotated = self.true_positives + self.false_negatives
+        return self.true_positives / annotated if annotated else 0.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        total = 2 * self.true_positives + self.false_positives + self.false_negatives
+        return 2 * self.true_positives / total if total else 0.0
+
+
+def _entity_values(
+    entities: Iterable[Mapping[str, Any]], names: Sequence[str]
+) -> set[tuple[str, str]]:
+    """(entity, value) pairs as the dialogue sees them: synonyms applied, permit types canonical."""
+    values = set()
+    for entity in entities:
+        name = str(entity.get("entity"))
+        if name not in names:
+            continue
+        value = " ".join(str(entity.get("value")).casefold().split())
+        if name == "permit_type":
+            value = canonical_permit_type(value) or value
+        values.add((name, value))
+    return values
+
+
+async def evaluate_entities(
+    model_path: Path, test_file: Path, names: Sequence[str]
+) -> dict[str, EntityScore]:
+    """Score the entities the whole pipeline returns (every extractor, synonyms applied).
+
+    Rasa's own ``rasa test nlu`` scores each extractor alone; the dialogue sees their merged
+    output, which is what this scores: a value counts as found when the same entity type and
+    value (case and spacing ignored, permit types canonical) is in the gold annotation.
+
+    Args:
+        model_path: A trained model archive, or a directory (the newest model in it is used).
+        test_file: A Rasa NLU YAML file the model never trained on.
+        names: The entity types to score.
+
+    Returns:
+        A score per entity type.
+    """
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    agent = _load_agent(model_path)
+    counts: Counter[tuple[str, str]] = Counter()
+    for example in load_data(str(test_file)).intent_examples:
+        gold = _entity_values(example.get("entities") or [], names)
+        parsed = await agent.parse_message(str(example.get("text")))
+        predicted = _entity_values(parsed.get("entities", []), names)
+        for name, _ in gold & predicted:
+            counts[name, "tp"] += 1
+        for name, _ in predicted - gold:
+            counts[name, "fp"] += 1
+        for name, _ in gold - predicted:
+            counts[name, "fn"] += 1
+    return {
+        name: EntityScore(name, counts[name, "tp"], counts[name, "fp"], counts[name, "fn"])
+        for name in names
+    }
