@@ -299,3 +299,44 @@ def test_every_rasa_command_goes_through_the_launcher() -> None:
     for line in procfile.splitlines():
         if line.startswith(("rasa:", "actions:")):
             assert "-m bot.rasa_server" in line, line
+
+
+# --- Kept-alive connections for Rasa's HTTP calls ---------------------------------------------
+
+
+async def test_endpoint_requests_reuse_one_connection_with_rasas_headers_and_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.__dict__["session"])
+    rasa_server.install_pooled_http_sessions()
+    peers: list[Any] = []
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        seen.append((request.headers.get("X-Kommun"), request.headers.get("Authorization")))
+        return web.json_response({"events": [], "responses": [], "n": len(peers)})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        endpoint = EndpointConfig(
+            f"http://127.0.0.1:{port}/webhook",
+            headers={"X-Kommun": "Gorvik"},
+            basic_auth={"username": "lotsen", "password": "hemligt"},
+        )
+        answers = [await endpoint.request(json={"next_action": "x"}) for _ in range(3)]
+    finally:
+        await rasa_server.shared_connector().close()
+        await runner.cleanup()
+    assert [a["n"] for a in answers] == [1, 2, 3]
+    assert len(set(peers)) == 1  # one TCP connection for the three calls
+    assert all(header == "Gorvik" and auth and auth.startswith("Basic ") for header, auth in seen)
