@@ -137,3 +137,15 @@ def test_an_intent_with_fewer_examples_than_calibration_folds_still_trains(
     loaded.process([message])
     assert message.get("intent")["name"] == "ask_permit"
     assert {r["name"] for r in message.get("intent_ranking")} == {*EXAMPLES, "cancel"}
+
+
+def test_direct_prediction_equals_the_pipelines_own() -> None:
+    import numpy
+
+    from bot.nlu_components import ngram_pipeline, predict_proba
+
+    texts, labels = zip(*[(t, i) for i, ts in EXAMPLES.items() for t in ts], strict=True)
+    model = ngram_pipeline({**NgramIntentClassifier.get_default_config(), "calibration_folds": 3})
+    model.fit(list(texts), numpy.array(labels))
+    unseen = ["behöver jag bygglov för ett garage", "industrimark?", "hej!", "", "ÅÄÖ 123"]
+    numpy.testing.assert_array_equal(predict_proba(model, unseen), model.predict_proba(unseen))
