@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/load.py [--levels 1,20,100] [--duration 30 | --conversations N]
-        [--systems stock,project[,project_plain,production]] [--model models/xyz.tar.gz]
+        [--systems stock,project[,project_plain,project_workers,production]] [--model M]
         [--profile DIR]
 
 For each system it starts, on free ports of 127.0.0.1 only, an action server
@@ -16,6 +16,9 @@ bounded asyncio client (aiohttp) and stops all servers itself.
   the last one writes the case to a temporary SQLite case log (migrated with bot.db.migrate).
 * project_plain (only when asked for with ``--systems``): the same, served by the bare
   ``rasa run`` instead of the project's launcher (``python -m bot.rasa_server``);
+* project_workers (when asked for): the project with two Sanic workers in one Rasa server
+  (``SANIC_WORKERS=2``) sharing Rasa's Redis lock store (a ``redis-server`` on a free port),
+  stores on SQLite as for project: the issue's "Sanic workers with the Redis lock store";
 * production (when asked for): the production profile of :mod:`bot.stack` (``make run-prod``):
   nginx in front of two Rasa processes (one per core) and two action servers, the Redis lock
   store, PostgreSQL for the tracker store and the case log; the load goes through nginx;
@@ -63,6 +66,8 @@ from bench.reliability import DESCRIPTION, OPENING, next_message
 from bot.stack import free_port
 
 STOCK_SCRIPT = ("hello", "I am sad", "yes", "bye")
+WORKERS = 2
+"""Sanic workers of the project_workers system: one per core of the development machine."""
 REQUEST_TIMEOUT = 120.0
 
 
@@ -73,6 +78,9 @@ class LevelStats:
     latencies: list[float] = dataclasses.field(default_factory=list)
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
     conversations_started: int = 0
+    conversations_answered: int = 0
+    """Conversations whose first message was answered (a conversation started just before the
+    level's deadline may send nothing: it has nothing to store)."""
     conversations_done: int = 0
     started: float = 0.0
     finished: float = 0.0
@@ -92,6 +100,8 @@ class Servers:
     """The case log's database (None for the stock assistant, which has none)."""
     tracker_url: str = ""
     """The SQL tracker store's database."""
+    rss_pids: dict[str, int] = dataclasses.field(default_factory=dict)
+    """The processes whose peak RSS is reported (Sanic's workers rather than their parent)."""
 
 
 # --- Conversations ----------------------------------------------------------------------------
@@ -157,6 +167,8 @@ async def project_conversation(
         replies = await _send(session, url, sender, message, stats)
         if replies is None:
             return
+        if message == OPENING:
+            stats.conversations_answered += 1
         kind, message = next_message("\n".join(str(r.get("text", "")) for r in replies), answers)
         if kind == "done":
             stats.conversations_done += 1
@@ -176,12 +188,15 @@ async def stock_conversation(
             return
         if await _send(session, url, sender, message, stats) is None:
             return
+        if message == STOCK_SCRIPT[0]:
+            stats.conversations_answered += 1
     stats.conversations_done += 1
 
 
 CONVERSATIONS = {
     "project": project_conversation,
     "project_plain": project_conversation,
+    "project_workers": project_conversation,
     "production": project_conversation,
     "stock": stock_conversation,
 }
@@ -190,6 +205,7 @@ CONVERSATIONS = {
 # show what the launcher's speed-ups bring, stock as ``rasa init`` made it.
 RASA_SERVER = {
     "project": [sys.executable, "-m", "bot.rasa_server"],
+    "project_workers": [sys.executable, "-m", "bot.rasa_server"],
     "project_plain": [RASA],
     "stock": [RASA],
 }
@@ -241,20 +257,26 @@ def _stock_project(workdir: Path) -> Path:
     return project
 
 
-def endpoints_for(system: str, action_port: int, tracker_db: Path) -> dict[str, Any]:
+def endpoints_for(
+    system: str, action_port: int, tracker_db: Path, redis_port: int | None = None
+) -> dict[str, Any]:
     """Endpoints of a system: its action server port and a temporary SQLite tracker store.
 
     The project keeps its own tracker store class from endpoints.yml (it masks personal data);
-    the stock assistant gets Rasa's SQLTrackerStore.
+    the stock assistant gets Rasa's SQLTrackerStore. With ``redis_port``, Rasa's Redis lock
+    store on that port (what lets Rasa run several Sanic workers).
     """
     store: dict[str, Any] = {"type": "SQL"}
     if system != "stock":
         store = dict(yaml.safe_load((REPO / "endpoints.yml").read_text())["tracker_store"])
     store.update({"dialect": "sqlite", "db": str(tracker_db)})
-    return {
+    endpoints: dict[str, Any] = {
         "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
         "tracker_store": store,
     }
+    if redis_port is not None:
+        endpoints["lock_store"] = {"type": "redis", "url": "127.0.0.1", "port": redis_port}
+    return endpoints
 
 
 @contextmanager
@@ -274,12 +296,18 @@ def serving(
             yield servers
         return
     action_port, rasa_port = free_port(), free_port()
+    redis_port = free_port() if system == "project_workers" else None
     endpoints = run_dir / "endpoints.yml"
     endpoints.write_text(
-        yaml.safe_dump(endpoints_for(system, action_port, run_dir / "tracker.db"), sort_keys=False)
+        yaml.safe_dump(
+            endpoints_for(system, action_port, run_dir / "tracker.db", redis_port),
+            sort_keys=False,
+        )
     )
     # The load comes from one address: no per-address limit (bot/rate_limit.py).
     env = bench_env(SANIC_HOST="127.0.0.1", LOTSEN_VAR_DIR=str(run_dir), LOTSEN_RATE_LIMIT_IP="off")
+    if redis_port is not None:
+        env["SANIC_WORKERS"] = str(WORKERS)
     cases_url: str | None = None
     if system != "stock":
         env.update(project_env or {})
@@ -293,6 +321,12 @@ def serving(
     action_log, rasa_log = run_dir / "actions.log", run_dir / "rasa.log"
     with action_log.open("wb") as alog, rasa_log.open("wb") as rlog:
         try:
+            if redis_port is not None:
+                processes["redis"] = subprocess.Popen(
+                    ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port),
+                     "--save", "", "--appendonly", "no"],
+                    stdout=alog, stderr=subprocess.STDOUT,
+                )  # fmt: skip
             processes["actions"] = subprocess.Popen(
                 [RASA, "run", "actions", "-p", str(action_port), "--actions", "actions"],
                 cwd=cwd, env=env, stdout=alog, stderr=subprocess.STDOUT,
@@ -305,11 +339,24 @@ def serving(
             wait_for(f"http://127.0.0.1:{action_port}/health", processes["actions"], action_log)
             # The REST channel answers once the model is loaded.
             wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", processes["rasa"], rasa_log)
+            rss_pids = {"rasa": processes["rasa"].pid, "actions": processes["actions"].pid}
+            if redis_port is not None:  # Sanic's workers are the Rasa server's children
+                del rss_pids["rasa"]
+                for number, pid in enumerate(_children(processes["rasa"].pid), start=1):
+                    rss_pids[f"rasa-{number}"] = pid
             yield Servers(system, f"http://127.0.0.1:{rasa_port}", processes, cases_url,
-                          f"sqlite:///{run_dir / 'tracker.db'}")  # fmt: skip
+                          f"sqlite:///{run_dir / 'tracker.db'}", rss_pids)  # fmt: skip
         finally:
             for process in reversed(processes.values()):
                 stop(process)
+
+
+def _children(pid: int) -> list[int]:
+    """Child process ids of a process (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.extend(int(c) for c in (task / "children").read_text().split())
+    return sorted(children)
 
 
 @contextmanager
@@ -325,8 +372,9 @@ def serving_production(run_dir: Path, model: Path | None) -> Iterator[Servers]:
             process = stack.services[name].process
             assert process is not None
             processes[name] = process
+        rss = {name: process.pid for name, process in processes.items()}
         yield Servers("production", stack.public_url, processes, stack.database_url,
-                      stack.tracker_url)  # fmt: skip
+                      stack.tracker_url, rss)  # fmt: skip
 
 
 def _count(url: str, query: str) -> int:
@@ -404,6 +452,7 @@ class Row:
     conversations_started: int
     conversations_done: int
     peak_rss_mib: dict[str, float]
+    conversations_answered: int = 0
 
 
 def summarize(system: str, users: int, stats: LevelStats, servers: Servers) -> Row:
@@ -420,8 +469,9 @@ def summarize(system: str, users: int, stats: LevelStats, servers: Servers) -> R
         p99_ms=percentile(ms, 99),
         errors=sum(stats.errors.values()),
         conversations_started=stats.conversations_started,
+        conversations_answered=stats.conversations_answered,
         conversations_done=stats.conversations_done,
-        peak_rss_mib={n: peak_rss_mib(p.pid) for n, p in servers.processes.items()},
+        peak_rss_mib={name: peak_rss_mib(pid) for name, pid in servers.rss_pids.items()},
     )
 
 
@@ -504,9 +554,9 @@ def main() -> None:
                     print(f"    {rows[-1]} errors={stats.errors}", flush=True)
                 cases = count_cases(servers.cases_url)
                 senders = count_tracker_senders(servers.tracker_url)
-                started = sum(r.conversations_started for r in rows if r.system == system) + 1
-                notes.append(f"{system}: {senders} of {started} conversations (warm-up included) "
-                             "stored in the SQL tracker store")  # fmt: skip
+                answered = sum(r.conversations_answered for r in rows if r.system == system) + 1
+                notes.append(f"{system}: {senders} of {answered} answered conversations (warm-up "
+                             "included) stored in the SQL tracker store")  # fmt: skip
                 if args.profile is not None:
                     profile(system, servers, args.profile, args.duration)
                 if cases is not None and warmup_cases is not None:
