@@ -191,9 +191,9 @@ def predict_proba(model: Any, texts: list[str]) -> Any:
     """``model.predict_proba(texts)`` for a pipeline of :func:`ngram_pipeline`, made directly.
 
     The same features (each vectorizer's output side by side, as ``FeatureUnion`` stacks them)
-    into the same calibrated classifier, without ``FeatureUnion``'s joblib dispatch, which cost
-    more than the two vectorizers it runs when the Rasa server parses one message at a time
-    (bench/RESULTS.md, step 7).
+    into the same calibrated classifier, without ``FeatureUnion``'s joblib dispatch and the
+    vectorizers' fitted-checks, which cost more than the vectorizers' own work when the Rasa
+    server parses one message at a time (bench/RESULTS.md, step 7).
 
     Args:
         model: A fitted pipeline of :func:`ngram_pipeline`.
@@ -205,8 +205,29 @@ def predict_proba(model: Any, texts: list[str]) -> Any:
     from scipy.sparse import hstack
 
     union = model.named_steps["features"]
-    features = hstack([vectorizer.transform(texts) for _, vectorizer in union.transformer_list])
+    features = hstack([_tfidf(vectorizer, texts) for _, vectorizer in union.transformer_list])
     return model.named_steps["classifier"].predict_proba(features.tocsr())
+
+
+def _tfidf(vectorizer: Any, texts: list[str]) -> Any:
+    """``TfidfVectorizer.transform`` (scikit-learn 1.1) without its fitted-checks.
+
+    The same steps (counts, sublinear tf, idf, l2 norm); scikit-learn's check reads the
+    ``idf_`` property, which sums the whole idf matrix again on every call.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    counts = CountVectorizer.transform(vectorizer, texts).astype(numpy.float64, copy=False)
+    weighting = vectorizer._tfidf
+    if weighting.sublinear_tf:
+        numpy.log(counts.data, counts.data)
+        counts.data += 1
+    if weighting.use_idf:
+        counts = counts * weighting._idf_diag
+    if weighting.norm:
+        counts = normalize(counts, norm=weighting.norm, copy=False)
+    return counts
 
 
 def _calibration_ready(examples: list[tuple[str, str]], folds: int) -> tuple[list[str], list[str]]:

@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -225,28 +225,41 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is not None:
             await super().stream_events(masked_tracker(tracker))
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
-        """The events Rasa's ``save`` appends (those beyond the stored ones), masked.
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the events not stored yet, masked (what Rasa's ``save`` stores, written directly).
 
         Masking depends on the conversation so far (which form asks for which slot), so every
-        event of the session is masked; only the new ones are turned back into events. Masking
-        is idempotent and keeps the number of events, so the count of stored events lines up.
+        event of the session is masked; masking is idempotent and keeps the number of events, so
+        the count of stored events lines up and a retried save stores nothing twice. The masked
+        dictionaries are the rows' data as they are: Rasa's ``save`` turned them back into
+        events, then into dictionaries again, and inserted them one ORM object at a time.
 
         Args:
-            session: Rasa's database session.
             tracker: The conversation (unmasked, as the processor holds it).
-
-        Yields:
-            The masked events not stored yet.
         """
-        stored = session.execute(
-            LATEST_SESSION_COUNT, {"sender_id": tracker.sender_id}
-        ).scalar_one()
-        masked = mask_event_dicts(event.as_dict() for event in tracker.events)
-        for data in masked[stored:]:
-            event = Event.from_parameters(data)
-            if event is not None:
-                yield event
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            stored = session.execute(
+                LATEST_SESSION_COUNT, {"sender_id": tracker.sender_id}
+            ).scalar_one()
+            masked = mask_event_dicts(event.as_dict() for event in tracker.events)
+            rows = [_event_row(tracker.sender_id, data) for data in masked[stored:]]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+
+
+def _event_row(sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``events`` row of one event dictionary, with the columns Rasa's ``save`` fills."""
+    parse_data = data.get("parse_data") or {}
+    return {
+        "sender_id": sender_id,
+        "type_name": data.get("event"),
+        "timestamp": data.get("timestamp"),
+        "intent_name": (parse_data.get("intent") or {}).get("name"),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
 
 
 class DurableSQLTrackerStore(MaskingSQLTrackerStore):

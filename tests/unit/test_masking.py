@@ -204,3 +204,49 @@ def test_latest_session_read_matches_rasas_query(any_db_url: str) -> None:
     full = asyncio.run(store.retrieve_full_tracker("two-sessions"))
     assert full is not None and len(full.events) == len(conversations["two-sessions"])
     store.engine.dispose()
+
+
+def test_saved_rows_equal_rasas_save_of_the_masked_conversation(tmp_path: Path) -> None:
+    """The store writes masked dictionaries directly: the same rows Rasa's own save writes."""
+    ours = MaskingSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "ours.db"))
+    rasas = SQLTrackerStore(dialect="sqlite", db=str(tmp_path / "rasas.db"))
+    first = [
+        ActionExecuted("action_listen", timestamp=1.0),
+        UserUttered(
+            "mitt personnummer är 19900101-0017",
+            parse_data={"intent": {"name": "ask_permit", "confidence": 0.9}, "entities": []},
+            timestamp=2.0,
+        ),
+        ActiveLoop("contact_form", timestamp=3.0),
+        SlotSet("requested_slot", "contact", timestamp=4.0),
+        BotUttered("Hur når vi dig?", timestamp=5.0),
+        ActionExecuted("action_listen", timestamp=6.0),
+    ]
+    second = [
+        UserUttered("anna@exempel.se, 070-123 45 67", timestamp=7.0),
+        SlotSet("contact", "anna@exempel.se", timestamp=8.0),
+        ActiveLoop(None, timestamp=9.0),
+    ]
+    tracker = DialogueStateTracker.from_events("s1", first)
+    for events in ([], second):
+        for event in events:
+            tracker.update(event)
+        asyncio.run(ours.save(tracker))
+        asyncio.run(rasas.save(masked_tracker(tracker)))
+        asyncio.run(ours.save(tracker))  # nothing new: nothing stored twice
+
+    def rows(path: Path) -> list[tuple[Any, ...]]:
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+                    "FROM events ORDER BY id"
+                )
+            ).all()
+        engine.dispose()
+        return [(*row[:5], json.loads(row[5])) for row in found]
+
+    assert rows(tmp_path / "ours.db") == rows(tmp_path / "rasas.db")
+    assert len(rows(tmp_path / "ours.db")) == len(first) + len(second)
+    assert "19900101" not in json.dumps(rows(tmp_path / "ours.db"))
