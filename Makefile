@@ -104,8 +104,11 @@ run-prod: venv spacy model
 
 # Benchmarks of issue 7, each printing a Markdown table (docs/benchmarks.md, bench/RESULTS.md).
 # Quick, about 30 min on an idle 2-core machine: business NLU (project, Rasa default, linear
-# SVM), 1 and 20 concurrent users for 20 s beside the stock assistant, retrain to live.
-# `make bench BENCH_ARGS=--full`: MASSIVE sv-SE with real epochs and 100 users too (hours).
+# SVM), 1 and 20 concurrent users for 20 s beside the stock assistant (the project in one
+# process and with two Sanic workers on Redis's lock store), retrain to live.
+# `make bench BENCH_ARGS=--full`: MASSIVE sv-SE with real epochs, 100 users and the production
+# profile too (hours). Redis, PostgreSQL and nginx come from Debian (.ci/services).
 .PHONY: bench
 bench: venv spacy
+	bash .ci/services
 	nice -n 10 $(PY) bench/run_all.py $(BENCH_ARGS)

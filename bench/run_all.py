@@ -7,12 +7,14 @@ Quick (default; about 30 minutes on the 2-core development machine when it is ot
 
 * ``bench/nlu_compare.py --tasks business``: project, Rasa's default and the linear SVM on the
   business held-out file (Rasa's default trains its real 100 epochs: most of the time);
-* ``bench/load.py --levels 1,20 --duration 20``: the project beside the stock assistant;
+* ``bench/load.py --levels 1,20 --duration 20``: the project (one process, and two Sanic
+  workers with Redis's lock store) beside the stock assistant;
 * ``bench/retrain.py``: retrain to live through the model registry.
 
 ``--full`` (several hours): MASSIVE sv-SE as well, with every system's real epochs (Rasa's
-default DIET alone takes about 30 s per epoch there), 1, 20 and 100 users for 30 s each, and
-the first training with an empty cache. Each script's output is printed as it comes, each step
+default DIET alone takes about 30 s per epoch there), 1, 20 and 100 users for 30 s each, the
+production profile too (PostgreSQL, Redis and nginx from Debian's packages), and the first
+training with an empty cache. Each script's output is printed as it comes, each step
 with its command and wall-clock time; compare the systems within one run.
 """
 
@@ -28,12 +30,28 @@ BENCH = Path(__file__).resolve().parent
 
 QUICK = {
     "nlu": ["nlu_compare.py", "--tasks", "business"],
-    "load": ["load.py", "--levels", "1,20", "--duration", "20"],
+    "load": [
+        "load.py",
+        "--systems",
+        "stock,project,project_workers",
+        "--levels",
+        "1,20",
+        "--duration",
+        "20",
+    ],
     "retrain": ["retrain.py"],
 }
 FULL = {
     "nlu": ["nlu_compare.py", "--tasks", "business,massive"],
-    "load": ["load.py", "--levels", "1,20,100", "--duration", "30"],
+    "load": [
+        "load.py",
+        "--systems",
+        "stock,project,project_workers,production",
+        "--levels",
+        "1,20,100",
+        "--duration",
+        "30",
+    ],
     "retrain": ["retrain.py", "--fresh-cache"],
 }
 
