@@ -156,3 +156,20 @@ def test_load_endpoints_keep_the_project_tracker_store_class_on_a_temporary_file
     assert project["tracker_store"]["type"] != "in_memory"
     assert stock["tracker_store"]["type"] == "SQL"
     assert stock["action_endpoint"]["url"] == "http://127.0.0.1:5056/webhook"
+
+
+def test_cpu_split_divides_each_kinds_cpu_by_the_messages() -> None:
+    from bench import cpu_split
+
+    before = {("rasa", 10): 1.0, ("rasa", 11): 2.0, ("postgres", 20): 0.5}
+    after = {("rasa", 10): 2.0, ("rasa", 11): 3.0, ("postgres", 20): 0.7, ("actions", 30): 0.2}
+    shares = cpu_split.split(before, after, client_seconds=0.1, messages=100)
+    assert shares["rasa"] == pytest.approx(20.0)  # two Sanic workers, 2 s for 100 messages
+    assert shares["postgres"] == pytest.approx(2.0)
+    assert shares["actions"] == pytest.approx(2.0)  # started during the run: all of it counts
+    assert shares["client"] == pytest.approx(1.0)
+    assert shares["redis"] == shares["nginx"] == 0.0
+    assert cpu_split._kind("/x/python -m bot.rasa_server run -m m.tar.gz", "python") == "rasa"
+    assert cpu_split._kind("/x/python /x/rasa run actions -p 5055", "python") == "actions"
+    assert cpu_split._kind("postgres: lotsen lotsen_tracker", "postgres") == "postgres"
+    assert cpu_split._kind("/usr/bin/python3 other.py", "python3") is None
