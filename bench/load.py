@@ -380,7 +380,9 @@ def serving_production(run_dir: Path, model: Path | None) -> Iterator[Servers]:
 def _count(url: str, query: str) -> int:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url, future=True)
+    from bot.db import create_db_engine
+
+    engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
             return int(connection.execute(sa.text(query)).scalar_one())
